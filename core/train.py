@@ -17,6 +17,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from core.model import Model
+from core.objective import newton_solve, training_objective
 from core.progress import Progress, drive
 
 OPTIMIZERS = ("gd", "sgd", "adam")
@@ -199,9 +200,6 @@ def train_models(model: Model, theta0, x, y, weights=None, config: TrainConfig =
 # Newton / Levenberg–Marquardt polish
 # --------------------------------------------------------------------------------------------------
 
-#: A minimum counts as isolated when the smallest Hessian eigenvalue exceeds this (absolute).
-ISOLATION_EIG = 1e-7
-
 
 @dataclass
 class PolishResult:
@@ -248,59 +246,19 @@ def polish(
     max_iter: int = 100,
     n_eigs: int = 3,
 ) -> PolishResult:
-    """Levenberg–Marquardt on the exact Hessian: θ ← θ − (H + μI)⁻¹ ∇L_w, batched over models.
-
-    μ_b ≥ 0 adapts per model (÷10 after an accepted step, ×10 after a rejected one) and is kept above
-    −λ_min(H) so every step is a descent direction; at an isolated minimum μ → 0 and the iteration is
-    Newton's, converging quadratically to ‖∇L‖ ≤ tol. A step is accepted when the loss does not rise by more
-    than rounding (near the minimum the loss is flat to machine precision and the gradient norm decides).
-    """
+    """Take models to ‖∇L_w‖ ≤ tol by Levenberg–Marquardt on the exact Hessian (core.objective.newton_solve);
+    where the minimum is not isolated, stop and report the gradient norm reached and the smallest
+    Hessian eigenvalues instead of pretending (SCIENCE.md §1)."""
     theta, w = _prepare(theta, x, weights)
-    x = np.asarray(x, dtype=np.float64)
-    y = np.asarray(y, dtype=np.float64)
-    B, d = theta.shape
-    eye = np.eye(d)
-    loss, g = model.loss_and_grad(theta, x, y, w, weight_decay)
-    gn = np.linalg.norm(g, axis=1)
-    mu = np.full(B, 1e-6)
-    it = 0
-    for it in range(1, max_iter + 1):
-        active = gn > tol
-        if not active.any():
-            it -= 1
-            break
-        idx = np.flatnonzero(active)
-        H = model.hessian(theta[idx], x, y, w[idx], weight_decay)
-        lam, Q = np.linalg.eigh(H)
-        shift = np.maximum(mu[idx], -lam[:, 0] + 1e-8 * np.maximum(1.0, np.abs(lam[:, -1])))
-        shift = np.where(lam[:, 0] > 0, mu[idx] * (mu[idx] > 1e-12), shift)
-        qg = np.einsum("bji,bj->bi", Q, g[idx])
-        step = np.einsum("bij,bj->bi", Q, qg / (lam + shift[:, None]))
-        trial = theta[idx] - step
-        loss_t, g_t = model.loss_and_grad(trial, x, y, w[idx], weight_decay)
-        gn_t = np.linalg.norm(g_t, axis=1)
-        roundoff = 64 * np.finfo(float).eps * np.maximum(np.abs(loss[idx]), 1e-300)
-        ok = np.isfinite(loss_t) & (
-            (loss_t < loss[idx]) | ((loss_t <= loss[idx] + roundoff) & (gn_t < gn[idx]))
-        )
-        acc = idx[ok]
-        theta[acc], loss[acc], g[acc], gn[acc] = trial[ok], loss_t[ok], g_t[ok], gn_t[ok]
-        mu[acc] = mu[acc] / 10
-        rej = idx[~ok]
-        mu[rej] = np.maximum(mu[rej] * 10, 1e-8)
-        mu[rej] = np.minimum(mu[rej], 1e12)
-        if (mu[idx] >= 1e12).all():
-            break  # no step helps any remaining model at this precision
-    H = model.hessian(theta, x, y, w, weight_decay)
-    lam = np.linalg.eigvalsh(H)
-    k = min(n_eigs, d)
+    obj = training_objective(model, x, y, w, weight_decay)
+    res = newton_solve(obj, theta, tol=tol, max_iter=max_iter, n_eigs=n_eigs)
     return PolishResult(
-        theta=theta,
-        loss=loss,
-        grad_norm=gn,
-        converged=gn <= tol,
-        isolated=lam[:, 0] > ISOLATION_EIG,
-        min_eigenvalues=lam[:, :k],
-        iterations=it,
+        theta=res.theta,
+        loss=res.value,
+        grad_norm=res.grad_norm,
+        converged=res.converged,
+        isolated=res.isolated,
+        min_eigenvalues=res.min_eigenvalues,
+        iterations=res.iterations,
         tol=tol,
     )
