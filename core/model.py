@@ -162,7 +162,9 @@ class MLPSpec(Model):
         if any(h < 1 for h in hidden):
             raise ValueError("hidden widths must be positive integers")
         if self.activation not in ACTIVATIONS:
-            raise ValueError(f"unknown activation {self.activation!r}; choose one of {', '.join(ACTIVATIONS)}")
+            raise ValueError(
+                f"unknown activation {self.activation!r}; choose one of {', '.join(ACTIVATIONS)}"
+            )
         object.__setattr__(self, "hidden", hidden)
         widths = (1, *hidden, 1)
         shapes = []
@@ -184,7 +186,12 @@ class MLPSpec(Model):
         return self._shapes[-1][3].stop
 
     def describe(self) -> dict:
-        return {"kind": "mlp", "layers": self.layers, "activation": self.activation, "n_params": self.n_params}
+        return {
+            "kind": "mlp",
+            "layers": self.layers,
+            "activation": self.activation,
+            "n_params": self.n_params,
+        }
 
     def param_names(self) -> list[str]:
         names = []
@@ -209,7 +216,8 @@ class MLPSpec(Model):
         theta = _as_batch(theta)
         B = theta.shape[0]
         return [
-            (theta[:, ws].reshape(B, fan_out, fan_in), theta[:, bs]) for fan_in, fan_out, ws, bs in self._shapes
+            (theta[:, ws].reshape(B, fan_out, fan_in), theta[:, bs])
+            for fan_in, fan_out, ws, bs in self._shapes
         ]
 
     def _forward(self, theta, x, order: int):
@@ -344,7 +352,9 @@ class MLPSpec(Model):
             if i < len(self._shapes) - 1:
                 modules.append(acts[self.activation]())
         net = torch.nn.Sequential(*modules)
-        torch.nn.utils.vector_to_parameters(torch.as_tensor(np.asarray(theta, dtype=np.float64)), net.parameters())
+        torch.nn.utils.vector_to_parameters(
+            torch.as_tensor(np.asarray(theta, dtype=np.float64)), net.parameters()
+        )
         return net
 
 
@@ -368,8 +378,12 @@ class LinearFeatures(Model):
 
     def describe(self) -> dict:
         names = ["1", "x"] + [f"x^{k}" for k in range(2, self.degree + 1)]
-        return {"kind": "linear", "features": names[: self.n_params], "activation": "identity",
-                "n_params": self.n_params}
+        return {
+            "kind": "linear",
+            "features": names[: self.n_params],
+            "activation": "identity",
+            "n_params": self.n_params,
+        }
 
     def param_names(self) -> list[str]:
         return [f"θ{k}" for k in range(self.n_params)]

@@ -153,7 +153,9 @@ def train(
         update[diverged] = 0.0
         theta -= lr * update
         loss, g = model.loss_and_grad(theta, x, y, w, kappa)
-        bad = (~np.isfinite(loss) | (loss > DIVERGENCE_FACTOR * start_loss) | ~np.isfinite(g).all(axis=1)) & ~diverged
+        bad = (
+            ~np.isfinite(loss) | (loss > DIVERGENCE_FACTOR * start_loss) | ~np.isfinite(g).all(axis=1)
+        ) & ~diverged
         if bad.any():
             diverged |= bad
             diverged_at[bad] = step
@@ -165,11 +167,15 @@ def train(
         if config.checkpoint_every and step % config.checkpoint_every == 0:
             ckpt_steps.append(step)
             ckpts.append(theta.copy())
-        done = diverged.all() or (config.grad_tol > 0 and bool((grad_norm[~diverged] <= config.grad_tol).all()))
+        done = diverged.all() or (
+            config.grad_tol > 0 and bool((grad_norm[~diverged] <= config.grad_tol).all())
+        )
         if step % yield_every == 0 or step == steps or done:
             hist_steps.append(step)
             hist.append(loss.copy())
-            yield Progress(step, steps, f"step {step}/{steps}", TrainSnapshot(step, theta.copy(), loss, grad_norm))
+            yield Progress(
+                step, steps, f"step {step}/{steps}", TrainSnapshot(step, theta.copy(), loss, grad_norm)
+            )
         if done:
             break
     if config.checkpoint_every and (not ckpt_steps or ckpt_steps[-1] != step):

@@ -80,16 +80,23 @@ def test_per_example_grads_and_unweighted_defaults():
     # weight w_j = 0 removes exactly z_j's term while keeping 1/n (SCIENCE.md §1)
     w = np.ones(6)
     w[2] = 0.0
-    np.testing.assert_allclose(
-        model.grad(theta, x, y, w)[0], (G.sum(axis=0) - G[2]) / 6, atol=1e-14
-    )
+    np.testing.assert_allclose(model.grad(theta, x, y, w)[0], (G.sum(axis=0) - G[2]) / 6, atol=1e-14)
 
 
 def test_parameter_layout_is_sequential_order():
     model = MLPSpec((3,), "tanh")
     assert model.n_params == 10
     assert model.param_names() == [
-        "W1[0,0]", "W1[1,0]", "W1[2,0]", "b1[0]", "b1[1]", "b1[2]", "W2[0,0]", "W2[0,1]", "W2[0,2]", "b2[0]",
+        "W1[0,0]",
+        "W1[1,0]",
+        "W1[2,0]",
+        "b1[0]",
+        "b1[1]",
+        "b1[2]",
+        "W2[0,0]",
+        "W2[0,1]",
+        "W2[0,2]",
+        "b2[0]",
     ]
     assert model_from_description(model.describe()) == model
 

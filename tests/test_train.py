@@ -23,8 +23,14 @@ def test_batched_training_equals_one_at_a_time(optimizer):
     theta0 = model.init_params(seed=7, batch=B)
     rng = np.random.default_rng(0)
     w = rng.uniform(size=(B, x.size))
-    cfg = TrainConfig(optimizer=optimizer, lr=0.05 if optimizer != "adam" else 0.01, steps=300,
-                      weight_decay=1e-3, batch_size=5, checkpoint_every=100)
+    cfg = TrainConfig(
+        optimizer=optimizer,
+        lr=0.05 if optimizer != "adam" else 0.01,
+        steps=300,
+        weight_decay=1e-3,
+        batch_size=5,
+        checkpoint_every=100,
+    )
     batched = train_models(model, theta0, x, y, w, cfg)
     for b in range(B):
         alone = train_models(model, theta0[b], x, y, w[b], cfg)
@@ -58,8 +64,9 @@ def test_adam_matches_torch_optim_adam():
 
     model, x, y = _problem(seed=5)
     theta0 = model.init_params(seed=1)
-    ours = train_models(model, theta0, x, y, None, TrainConfig(optimizer="adam", lr=0.01, steps=40,
-                                                                weight_decay=0.0))
+    ours = train_models(
+        model, theta0, x, y, None, TrainConfig(optimizer="adam", lr=0.01, steps=40, weight_decay=0.0)
+    )
     net = model.to_torch_sequential(theta0)
     opt = torch.optim.Adam(net.parameters(), lr=0.01)
     xt, yt = torch.tensor(x)[:, None], torch.tensor(y)
@@ -73,7 +80,9 @@ def test_adam_matches_torch_optim_adam():
 
 def test_polish_reaches_1e_10_with_weight_decay():
     model, x, y = _problem()
-    gd = train_models(model, model.init_params(0), x, y, None, TrainConfig(lr=0.1, steps=3000, weight_decay=1e-3))
+    gd = train_models(
+        model, model.init_params(0), x, y, None, TrainConfig(lr=0.1, steps=3000, weight_decay=1e-3)
+    )
     assert gd.grad_norm[0] > 1e-6  # GD alone is far from converged
     pol = polish(model, gd.theta, x, y, None, 1e-3)
     assert pol.converged.all() and pol.isolated.all()
@@ -91,7 +100,9 @@ def test_polish_reaches_1e_10_with_weight_decay():
 
 def test_polish_reports_degenerate_minimum_without_weight_decay():
     model, x, y = _problem()
-    gd = train_models(model, model.init_params(0), x, y, None, TrainConfig(lr=0.1, steps=3000, weight_decay=0.0))
+    gd = train_models(
+        model, model.init_params(0), x, y, None, TrainConfig(lr=0.1, steps=3000, weight_decay=0.0)
+    )
     pol = polish(model, gd.theta, x, y, None, 0.0)
     assert not (pol.converged & pol.isolated).all()
     assert pol.min_eigenvalues[0, 0] < 1e-7
@@ -109,5 +120,7 @@ def test_divergence_is_detected_and_last_finite_theta_kept():
 
 def test_grad_tol_stops_early():
     model, x, y = _problem()
-    res = train_models(model, model.init_params(0), x, y, None, TrainConfig(lr=0.1, steps=100000, grad_tol=1e-3))
+    res = train_models(
+        model, model.init_params(0), x, y, None, TrainConfig(lr=0.1, steps=100000, grad_tol=1e-3)
+    )
     assert res.steps < 100000 and res.grad_norm[0] <= 1e-3
