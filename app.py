@@ -1,0 +1,25 @@
+"""Influence Lab entry point.
+
+``python app.py`` opens the desktop app on the built-in default data; ``python app.py SUBCOMMAND …`` runs
+the same core headless (``python app.py --help`` lists the subcommands).
+"""
+
+from __future__ import annotations
+
+import sys
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    from core.cli import parse_args, run_cli
+
+    args = parse_args(argv)
+    if args.command is not None:
+        return run_cli(args)
+    from gui.app import run_gui
+
+    return run_gui(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
