@@ -300,7 +300,7 @@ def _load_subcommands() -> None:
     """Import the modules that register subcommands (kept lazy so ``--help`` stays fast)."""
     import importlib
 
-    for module in ("core.analysis",):
+    for module in ("core.analysis", "core.cli_dynamics", "core.cli_attribution"):
         try:
             importlib.import_module(module)
         except ModuleNotFoundError as exc:
