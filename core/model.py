@@ -254,6 +254,56 @@ class MLPSpec(Model):
         deltas.reverse()
         return deltas
 
+    def loss_and_grad(self, theta, x, y, w=None, kappa: float = 0.0):
+        """(L_w(θ), ∇L_w(θ)) in one fused forward/backward pass (SCIENCE.md §1).
+
+        The hot loop of every gradient-descent run. Arrays are laid out (B, width, n) so that the
+        per-example axis is contiguous: on these tiny arrays numpy's cost is the number of operations,
+        and this layout keeps reductions and broadcasts on the fast path.
+        """
+        theta = _as_batch(theta)
+        x = np.asarray(x, dtype=np.float64)
+        B, n = theta.shape[0], x.shape[0]
+        shapes = self._shapes
+        acts = []  # hidden activations, (B, h_l, n)
+        d1s = []
+        a = None
+        for l, (fan_in, fan_out, ws, bs) in enumerate(shapes[:-1]):
+            W = theta[:, ws].reshape(B, fan_out, fan_in)
+            z = W * x if l == 0 else W @ a  # input width is 1: a broadcast beats a matmul
+            z += theta[:, bs][:, :, None]
+            a, d1, _ = activation_derivatives(self.activation, z, 1)
+            acts.append(a)
+            d1s.append(d1)
+        fan_in, _, ws, bs = shapes[-1]
+        W_out = theta[:, ws]  # (B, h_L) — the output width is 1
+        if a is None:
+            f = W_out * x + theta[:, bs]
+        else:
+            f = (W_out[:, None, :] @ a)[:, 0, :] + theta[:, bs]
+        r = f - y
+        c = r * (1.0 / n) if w is None else r * (np.asarray(w, dtype=np.float64) * (1.0 / n))
+        loss = 0.5 * np.einsum("bn,bn->b", c, r)
+        g = np.empty_like(theta)
+        if a is None:
+            g[:, ws] = (c @ x)[:, None]
+        else:
+            g[:, ws] = (a @ c[:, :, None])[:, :, 0]
+        g[:, bs] = c.sum(axis=1)[:, None]
+        if acts:
+            delta = W_out[:, :, None] * c[:, None, :]  # (B, h_L, n)
+            for l in range(len(shapes) - 2, -1, -1):
+                delta *= d1s[l]
+                fan_in, fan_out, ws, bs = shapes[l]
+                g[:, ws] = (delta @ x) if l == 0 else (delta @ np.swapaxes(acts[l - 1], 1, 2)).reshape(B, -1)
+                g[:, bs] = delta.sum(axis=2)
+                if l > 0:
+                    delta = np.swapaxes(theta[:, ws].reshape(B, fan_out, fan_in), 1, 2) @ delta
+        if kappa:
+            loss = loss + 0.5 * kappa * np.einsum("bd,bd->b", theta, theta)
+            g += kappa * theta
+        return loss, g
+
     def weighted_output_grad(self, theta, x, c):
         theta = _as_batch(theta)
         params, acts, d1s, _, f = self._forward(theta, x, 1)

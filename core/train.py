@@ -124,18 +124,23 @@ def train(
 
     loss, g = model.loss_and_grad(theta, x, y, w, kappa)
     start_loss = np.where(np.isfinite(loss), np.maximum(loss, 1e-300), np.inf)
+    # "loss ≤ limit" is False for NaN, ±inf and exploding losses alike: one comparison per step
+    limit = DIVERGENCE_FACTOR * start_loss
     diverged = ~np.isfinite(loss)
+    any_diverged = bool(diverged.any())
     diverged_at = np.where(diverged, 0, -1)
-    last_good = theta.copy()
     ckpt_steps, ckpts = [], []
     hist_steps, hist = [0], [loss.copy()]
     if config.checkpoint_every:
         ckpt_steps.append(0)
         ckpts.append(theta.copy())
     grad_norm = np.linalg.norm(g, axis=1)
+    track_norm = config.grad_tol > 0
+    sgd = config.optimizer == "sgd" and mb_size < n
+    adam = config.optimizer == "adam"
     step = 0
     for step in range(1, steps + 1):
-        if config.optimizer == "sgd" and mb_size < n:
+        if sgd:
             if cursor + mb_size > n:
                 order = rng.permutation(n)
                 cursor = 0
@@ -144,33 +149,36 @@ def train(
             mask = np.zeros(n)
             mask[batch] = n / mb_size  # (1/n)·(n/b) = 1/b: the unbiased mini-batch estimate of L_w
             _, g = model.loss_and_grad(theta, x, y, w * mask, kappa)
-        if config.optimizer == "adam":
+        if adam:
             m1 = b1 * m1 + (1 - b1) * g
             m2 = b2 * m2 + (1 - b2) * g * g
             update = (m1 / (1 - b1**step)) / (np.sqrt(m2 / (1 - b2**step)) + config.adam_eps)
         else:
             update = g
-        update[diverged] = 0.0
-        theta -= lr * update
-        loss, g = model.loss_and_grad(theta, x, y, w, kappa)
-        bad = (
-            ~np.isfinite(loss) | (loss > DIVERGENCE_FACTOR * start_loss) | ~np.isfinite(g).all(axis=1)
-        ) & ~diverged
-        if bad.any():
+        if any_diverged:
+            update[diverged] = 0.0
+        # a new array, so the previous (finite) θ survives for models that diverge at this step
+        new_theta = theta - lr * update
+        loss, g = model.loss_and_grad(new_theta, x, y, w, kappa)
+        if not (loss <= limit).all():
+            bad = ~(loss <= limit) & ~diverged
             diverged |= bad
+            any_diverged = True
             diverged_at[bad] = step
-            theta[bad] = last_good[bad]
-            loss_b, g_b = model.loss_and_grad(theta[bad], x, y, w[bad], kappa)
-            loss[bad], g[bad] = loss_b, g_b
-        last_good[~diverged] = theta[~diverged]
-        grad_norm = np.linalg.norm(g, axis=1)
+            new_theta[bad] = theta[bad]
+            loss[bad], g[bad] = model.loss_and_grad(theta[bad], x, y, w[bad], kappa)
+        theta = new_theta
         if config.checkpoint_every and step % config.checkpoint_every == 0:
             ckpt_steps.append(step)
             ckpts.append(theta.copy())
-        done = diverged.all() or (
-            config.grad_tol > 0 and bool((grad_norm[~diverged] <= config.grad_tol).all())
+        report = step % yield_every == 0 or step == steps
+        if track_norm or report:
+            grad_norm = np.linalg.norm(g, axis=1)
+        done = (any_diverged and bool(diverged.all())) or (
+            track_norm and bool((grad_norm[~diverged] <= config.grad_tol).all())
         )
-        if step % yield_every == 0 or step == steps or done:
+        if report or done:
+            grad_norm = np.linalg.norm(g, axis=1)
             hist_steps.append(step)
             hist.append(loss.copy())
             yield Progress(
