@@ -1,0 +1,139 @@
+"""Start the desktop app: ``run_gui(args)`` (``python app.py`` without a subcommand).
+
+``--screenshot OUT.png``: open the window, train, apply ``--delete J`` (mark point J deleted, weight 0, and
+select it), wait until every worker has finished and the fit is current, save a grab of the window, exit 0.
+``--panel NAME`` raises a panel (``fit``, ``training``; later panels register more names).
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+
+_torch_configured = False
+
+#: --screenshot gives up after this many seconds (exit status 1).
+SCREENSHOT_TIMEOUT_S = 110.0
+SCREENSHOT_SIZE = (1400, 900)
+
+
+def configure_torch() -> None:
+    """Import torch before Qt and limit its threads (DESIGN.md pitfalls); once per process."""
+    global _torch_configured
+    if _torch_configured:
+        return
+    try:
+        import torch
+
+        torch.set_num_threads(2)
+    except ImportError:  # the core runs on numpy; torch is only the test oracle
+        pass
+    _torch_configured = True
+
+
+class ScreenshotDriver:
+    """Drives a --screenshot run: wait for training, apply the deletion, wait again, grab, quit."""
+
+    def __init__(self, window, app, out: str, delete: int | None):
+        from PySide6.QtCore import QTimer
+
+        self.window, self.app, self.out, self.delete = window, app, out, delete
+        self.status = 1
+        self.started = time.monotonic()
+        self.quiet_since: float | None = None
+        self.timer = QTimer()
+        self.timer.setInterval(50)
+        self.timer.timeout.connect(self._tick)
+        self.timer.start()
+
+    def _ready(self) -> bool:
+        w = self.window
+        return w.is_idle() and w.state.fit_is_current()
+
+    def _tick(self) -> None:
+        if time.monotonic() - self.started > SCREENSHOT_TIMEOUT_S:
+            print(
+                f"influence-lab: --screenshot timed out after {SCREENSHOT_TIMEOUT_S:.0f} s", file=sys.stderr
+            )
+            self._finish(1)
+            return
+        if not self._ready():
+            self.quiet_since = None
+            return
+        if self.delete is not None:
+            j, self.delete = self.delete, None
+            try:
+                self.window.state.delete_point(j)
+                self.window.state.select(j)
+            except IndexError as exc:
+                print(f"influence-lab: --delete: {exc}", file=sys.stderr)
+                self._finish(2)
+            return
+        # let the last frame be drawn before grabbing
+        now = time.monotonic()
+        if self.quiet_since is None:
+            self.quiet_since = now
+            return
+        if now - self.quiet_since < 0.25:
+            return
+        self.app.processEvents()
+        ok = self.window.grab().save(self.out)
+        if not ok:
+            print(f"influence-lab: could not write the screenshot {self.out}", file=sys.stderr)
+        self._finish(0 if ok else 1)
+
+    def _finish(self, status: int) -> None:
+        self.status = status
+        self.timer.stop()
+        self.window.close()
+        self.app.quit()
+
+
+def run_gui(args) -> int:
+    configure_torch()
+    from PySide6.QtWidgets import QApplication
+
+    from core.problem import default_problem
+    from gui.main_window import MainWindow
+    from gui.style import configure_pyqtgraph
+
+    if getattr(args, "session", None):
+        print("influence-lab: --session is not supported by the desktop app yet", file=sys.stderr)
+        return 2
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setApplicationName("Influence Lab")
+    app.setOrganizationName("Influence Lab")
+    configure_pyqtgraph()
+    screenshot = getattr(args, "screenshot", None)
+    window = MainWindow(default_problem(), interactive=not screenshot)
+    window.resize(*SCREENSHOT_SIZE)
+    panel = getattr(args, "panel", None)
+    if panel and not window.show_panel(panel):
+        print(f"influence-lab: unknown panel {panel!r}; panels: {', '.join(window.panels)}", file=sys.stderr)
+    delete = getattr(args, "delete", None)
+    if delete is not None and not (0 <= delete < window.state.data.n):
+        print(
+            f"influence-lab: --delete {delete}: point indices are 0..{window.state.data.n - 1}",
+            file=sys.stderr,
+        )
+        return 2
+    window.show()
+    window.start()
+    if screenshot:
+        driver = ScreenshotDriver(window, app, screenshot, delete)
+        app.exec()
+        return driver.status
+    if delete is not None:
+        _delete_after_first_fit(window, delete)
+    return app.exec()
+
+
+def _delete_after_first_fit(window, j: int) -> None:
+    state = window.state
+
+    def apply():
+        state.fitChanged.disconnect(apply)
+        state.delete_point(j)
+        state.select(j)
+
+    state.fitChanged.connect(apply)

@@ -1,0 +1,425 @@
+"""The centre panel: the data points and the model's fit f(θ; x), edited with the mouse.
+
+Mouse and keys (also in the tooltips and the hint line under the plot):
+
+- click a point: select it;  click empty space: clear the selection;
+- drag a point: move it (one undo step per drag); drag empty space: pan; wheel: zoom;
+- Shift+click empty space, or any click on empty space while "Add points" mode is on (toolbar, key A): add a point;
+- Delete / Backspace: delete the selected point (weight 0: it stays, hollow, and can be restored);
+- right-click a point: Delete point / Restore / Set weight…;  right-click elsewhere: view and export menu;
+- hover a point: its index, (x, y), weight and residual y − f(θ̂; x) (θ̂ the trained parameters).
+
+Everything here draws state and forwards intents to :class:`gui.state.LabState`; the fit curve itself is
+computed in the training job (``gui.tasks``), never in this module.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QPointF, Qt, Signal
+from PySide6.QtGui import QAction
+from PySide6.QtWidgets import QInputDialog, QLabel, QMenu, QVBoxLayout, QWidget
+
+from gui import style
+from gui.export import Table, install_export_actions
+from gui.state import LabState
+from gui.tasks import LiveFit, display_grid
+
+#: A click within this many screen pixels of a point hits it.
+HIT_RADIUS_PX = 9.0
+
+_drag_ids = itertools.count(1)
+
+HINT = (
+    "Click a point to select it · drag to move it · Shift+click (or Add-points mode, key A) adds a point · "
+    "Del deletes the selection · right-click for more"
+)
+
+
+class PassiveScatter(pg.ScatterPlotItem):
+    """A scatter that leaves every click to the ViewBox (which hit-tests all points in pixels)."""
+
+    def mouseClickEvent(self, ev):
+        ev.ignore()
+
+
+class PointsViewBox(pg.ViewBox):
+    """A ViewBox that turns mouse gestures near the data points into point edits (hit test in pixels)."""
+
+    pointClicked = Signal(int)
+    emptyClicked = Signal(float, float, object)  # x, y, keyboard modifiers
+    pointMenuRequested = Signal(int, object)  # index, screen position (QPoint)
+    dragStarted = Signal(int)
+    dragMoved = Signal(int, float, float)
+    dragFinished = Signal(int)
+    hovered = Signal(object)  # index or None
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.xy = np.zeros((0, 2))
+        self._drag_index: int | None = None
+        self._hover_index: int | None = None
+
+    def set_points(self, x: np.ndarray, y: np.ndarray) -> None:
+        self.xy = np.column_stack([np.asarray(x, dtype=float), np.asarray(y, dtype=float)])
+
+    def point_at(self, view_pos: QPointF) -> int | None:
+        """Index of the point nearest to ``view_pos`` (data coordinates) within HIT_RADIUS_PX pixels."""
+        if self.xy.shape[0] == 0:
+            return None
+        px, py = self.viewPixelSize()
+        if not (px > 0 and py > 0):
+            return None
+        d = np.hypot((self.xy[:, 0] - view_pos.x()) / px, (self.xy[:, 1] - view_pos.y()) / py)
+        i = int(np.argmin(d))
+        return i if d[i] <= HIT_RADIUS_PX else None
+
+    def mouseClickEvent(self, ev):
+        pos = self.mapToView(ev.pos())
+        hit = self.point_at(pos)
+        if ev.button() == Qt.MouseButton.LeftButton:
+            ev.accept()
+            if hit is not None:
+                self.pointClicked.emit(hit)
+            else:
+                self.emptyClicked.emit(pos.x(), pos.y(), ev.modifiers())
+            return
+        if ev.button() == Qt.MouseButton.RightButton and hit is not None:
+            ev.accept()
+            self.pointMenuRequested.emit(hit, ev.screenPos().toPoint())
+            return
+        super().mouseClickEvent(ev)
+
+    def mouseDragEvent(self, ev, axis=None):
+        if axis is None and ev.button() == Qt.MouseButton.LeftButton:
+            if ev.isStart():
+                hit = self.point_at(self.mapToView(ev.buttonDownPos()))
+                if hit is not None:
+                    self._drag_index = hit
+                    self.dragStarted.emit(hit)
+            if self._drag_index is not None:
+                ev.accept()
+                pos = self.mapToView(ev.pos())
+                i = self._drag_index
+                self.dragMoved.emit(i, pos.x(), pos.y())
+                if ev.isFinish():
+                    self._drag_index = None
+                    self.dragFinished.emit(i)
+                return
+        super().mouseDragEvent(ev, axis)
+
+    def hoverEvent(self, ev):
+        if ev.isExit():
+            hit = None
+        else:
+            hit = self.point_at(self.mapToView(ev.pos()))
+        if hit != self._hover_index:
+            self._hover_index = hit
+            self.hovered.emit(hit)
+
+
+class FitView(QWidget):
+    """Data & fit: points (filled; hollow when deleted), selection ring, fit curve, teacher curve, legend."""
+
+    #: the user asked to toggle "Add points" mode (the main window owns the action)
+    addModeChanged = Signal(bool)
+
+    def __init__(self, state: LabState, parent: QWidget | None = None):
+        super().__init__(parent)
+        style.configure_pyqtgraph()
+        self.state = state
+        self.add_mode = False
+        self._drag_id: int | None = None
+        self._live: LiveFit | None = None
+
+        self.viewbox = PointsViewBox()
+        self.plot = pg.PlotWidget(viewBox=self.viewbox)
+        self.plot.setObjectName("fitPlot")
+        self.plot.setWindowTitle("Data & fit")
+        item = self.plot.getPlotItem()
+        style.style_plot(item, "Data & fit")
+        style.set_labels(item, "x", "y")
+        self.legend = item.addLegend(
+            offset=(10, 10), labelTextColor=style.BLACK, brush=style.color("#ffffff", 210)
+        )
+
+        self.teacher_curve = pg.PlotDataItem(
+            pen=pg.mkPen(style.TEACHER_COLOR, width=2, style=Qt.PenStyle.DashLine), name="teacher f*(x)"
+        )
+        self.fit_curve = pg.PlotDataItem(pen=pg.mkPen(style.FIT_COLOR, width=2.5), name="fit f(θ; x)")
+        self.points = PassiveScatter(
+            size=10, pen=pg.mkPen("w", width=1), brush=pg.mkBrush(style.POINT_COLOR), name="points (weight 1)"
+        )
+        self.deleted = PassiveScatter(
+            size=10,
+            pen=pg.mkPen(style.POINT_COLOR, width=1.6),
+            brush=pg.mkBrush(None),
+            name="deleted (weight 0)",
+        )
+        self.partial = PassiveScatter(
+            size=10,
+            pen=pg.mkPen(style.POINT_COLOR, width=1.6),
+            brush=pg.mkBrush(style.color(style.POINT_COLOR, 90)),
+            name="down-weighted (0 < w < 1)",
+        )
+        self.corrupted = PassiveScatter(
+            size=17,
+            pen=pg.mkPen(style.CORRUPTED_COLOR, width=1.6),
+            brush=pg.mkBrush(None),
+            symbol="s",
+            name="corrupted label (preset)",
+        )
+        self.selected = PassiveScatter(
+            size=20, pen=pg.mkPen(style.SELECT_COLOR, width=3), brush=pg.mkBrush(None), name="selected"
+        )
+        for it in (
+            self.teacher_curve,
+            self.fit_curve,
+            self.corrupted,
+            self.partial,
+            self.deleted,
+            self.points,
+            self.selected,
+        ):
+            item.addItem(it)
+        self._legend_items = {
+            self.teacher_curve: "teacher f*(x)",
+            self.fit_curve: "fit f(θ; x)",
+            self.points: "points (weight 1)",
+            self.partial: "down-weighted (0 < w < 1)",
+            self.deleted: "deleted (weight 0)",
+            self.corrupted: "corrupted label (preset)",
+            self.selected: "selected",
+        }
+        self._in_legend = set(self._legend_items)
+
+        self.hint = QLabel(HINT)
+        self.hint.setObjectName("fitHint")
+        self.hint.setStyleSheet("color: #555; padding: 2px 6px;")
+        self.hint.setWordWrap(True)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        layout.addWidget(self.plot, 1)
+        layout.addWidget(self.hint)
+        self.plot.setToolTip("")
+        self.setToolTip("")
+        self.export_actions = install_export_actions(self.plot, "data-and-fit", self.table)
+
+        vb = self.viewbox
+        vb.pointClicked.connect(self._on_point_clicked)
+        vb.emptyClicked.connect(self._on_empty_clicked)
+        vb.pointMenuRequested.connect(self._on_point_menu)
+        vb.dragStarted.connect(self._on_drag_started)
+        vb.dragMoved.connect(self._on_drag_moved)
+        vb.dragFinished.connect(self._on_drag_finished)
+        vb.hovered.connect(self._on_hover)
+
+        state.pointsChanged.connect(self._on_points_changed)
+        state.selectionChanged.connect(self._draw_selection)
+        state.fitChanged.connect(self._on_fit_changed)
+        self._on_points_changed()
+        self.fit_range()
+
+    # -- drawing -----------------------------------------------------------------------------------------
+    def _set_legend(self, item, show: bool) -> None:
+        if show and item not in self._in_legend:
+            self.legend.addItem(item, self._legend_items[item])
+            self._in_legend.add(item)
+        elif not show and item in self._in_legend:
+            self.legend.removeItem(item)
+            self._in_legend.discard(item)
+
+    def _on_points_changed(self) -> None:
+        ds = self.state.data
+        x, y, w = ds.x, ds.y, ds.weight
+        self.viewbox.set_points(x, y)
+        idx = np.arange(ds.n)
+        full, zero = w >= 1.0, w <= 0.0
+        part = ~full & ~zero
+        self.points.setData(x=x[full], y=y[full], data=idx[full])
+        self.deleted.setData(x=x[zero], y=y[zero], data=idx[zero])
+        self.partial.setData(x=x[part], y=y[part], data=idx[part])
+        corrupted = np.array([i for i in ds.corrupted if i < ds.n], dtype=int)
+        self.corrupted.setData(x=x[corrupted], y=y[corrupted])
+        grid = display_grid(x)
+        teacher = ds.teacher_curve(grid)
+        if teacher is None:
+            self.teacher_curve.setData([], [])
+        else:
+            self.teacher_curve.setData(grid, teacher)
+        self._set_legend(self.teacher_curve, teacher is not None)
+        self._set_legend(self.deleted, bool(zero.any()))
+        self._set_legend(self.partial, bool(part.any()))
+        self._set_legend(self.corrupted, corrupted.size > 0)
+        self._draw_selection()
+
+    def _draw_selection(self, *_):
+        i = self.state.selection
+        if i is None or i >= self.state.data.n:
+            self.selected.setData([], [])
+            self._set_legend(self.selected, False)
+        else:
+            self.selected.setData([self.state.data.x[i]], [self.state.data.y[i]])
+            self._set_legend(self.selected, True)
+
+    def _on_fit_changed(self) -> None:
+        fit = self.state.fit
+        if fit is not None:
+            self._live = None
+            self.fit_curve.setData(fit.grid, fit.curve, skipFiniteCheck=True)
+            self._set_title()
+
+    def show_live(self, live: LiveFit) -> None:
+        """Draw a running training job's snapshot (called at most ~30 times a second)."""
+        self._live = live
+        self.fit_curve.setData(live.grid, live.curve, skipFiniteCheck=True)
+        self._set_title()
+
+    def _set_title(self) -> None:
+        live, fit = self._live, self.state.fit
+        if live is not None:
+            what = {"init": "initial θ<sub>0</sub> (untrained)", "polishing": "polishing"}.get(
+                live.phase, f"training, step {live.step} / {live.steps}"
+            )
+        elif fit is not None:
+            if fit.converged:
+                what = "trained, converged"
+            elif not fit.settings.converge:
+                what = f"early-stopped after {fit.extra.get('steps_taken', '?')} steps"
+            else:
+                what = "trained, <span style='color:#b00020'>not converged</span>"
+        else:
+            what = ""
+        self.plot.getPlotItem().setTitle(
+            f"Data & fit — {what}" if what else "Data & fit", color=style.BLACK, size="11pt"
+        )
+
+    def fit_range(self) -> None:
+        """Frame the points (and teacher curve) with some padding."""
+        ds = self.state.data
+        ys = [ds.y]
+        grid = display_grid(ds.x)
+        t = ds.teacher_curve(grid)
+        if t is not None:
+            ys.append(t)
+        y = np.concatenate(ys)
+        lo, hi = float(y.min()), float(y.max())
+        pad = 0.12 * max(hi - lo, 1e-3)
+        self.viewbox.setRange(xRange=(grid[0], grid[-1]), yRange=(lo - pad, hi + pad), padding=0)
+
+    # -- intents -----------------------------------------------------------------------------------------
+    def _on_point_clicked(self, i: int) -> None:
+        self.state.select(i)
+
+    def _on_empty_clicked(self, x: float, y: float, modifiers) -> None:
+        if self.add_mode or (modifiers & Qt.KeyboardModifier.ShiftModifier):
+            self.state.add_point(x, y)
+        else:
+            self.state.select(None)
+
+    def _on_drag_started(self, i: int) -> None:
+        self._drag_id = next(_drag_ids)
+        self.state.select(i)
+
+    def _on_drag_moved(self, i: int, x: float, y: float) -> None:
+        if self._drag_id is not None:
+            self.state.move_point(i, x, y, drag_id=self._drag_id)
+
+    def _on_drag_finished(self, i: int) -> None:
+        self._drag_id = None
+
+    def point_menu(self, i: int) -> QMenu:
+        """The context menu of point i (built fresh: its entries depend on the point's weight)."""
+        menu = QMenu(self)
+        w = float(self.state.data.weight[i])
+        menu.setTitle(f"Point {i}")
+        head = menu.addAction(
+            f"Point {i}: ({self.state.data.x[i]:.4g}, {self.state.data.y[i]:.4g}), weight {w:g}"
+        )
+        head.setEnabled(False)
+        menu.addSeparator()
+        a = menu.addAction("Delete point", lambda: self.state.delete_point(i))
+        a.setEnabled(w > 0)
+        a.setToolTip(
+            "Set the point's weight to 0: it no longer counts in the loss but stays visible (hollow)"
+        )
+        a = menu.addAction("Restore", lambda: self.state.restore_point(i))
+        a.setEnabled(w < 1)
+        a.setToolTip("Set the point's weight back to 1")
+        menu.addAction("Set weight…", lambda: self.ask_weight(i))
+        menu.addSeparator()
+        for act in self.export_actions:
+            menu.addAction(act)
+        menu.setToolTipsVisible(True)
+        return menu
+
+    def _on_point_menu(self, i: int, screen_pos) -> None:
+        self.state.select(i)
+        self.point_menu(i).popup(screen_pos)
+
+    def ask_weight(self, i: int) -> None:
+        w, ok = QInputDialog.getDouble(
+            self,
+            "Set weight",
+            f"Weight of point {i} in the loss (0 = deleted, 1 = full):",
+            float(self.state.data.weight[i]),
+            0.0,
+            1.0,
+            3,
+        )
+        if ok:
+            self.state.set_weight(i, w)
+
+    def _on_hover(self, i) -> None:
+        self.viewbox.setToolTip("" if i is None else self.point_tooltip(i))
+
+    def point_tooltip(self, i: int) -> str:
+        ds = self.state.data
+        lines = [f"point {i}", f"(x, y) = ({ds.x[i]:.4g}, {ds.y[i]:.4g})", f"weight {ds.weight[i]:g}"]
+        if ds.label is not None and ds.label[i]:
+            lines.insert(1, f"label {ds.label[i]!r}")
+        fit = self.state.fit
+        if fit is not None and self.state.fit_is_current():
+            lines.append(f"residual y − f(x) = {ds.y[i] - fit.fitted[i]:.4g}")
+        else:
+            lines.append("residual: (fit is being recomputed)")
+        if i in ds.corrupted:
+            lines.append("label corrupted by the preset")
+        return "\n".join(lines)
+
+    # -- export ------------------------------------------------------------------------------------------
+    def table(self) -> Table:
+        """Points (index, x, y, weight, fitted, residual) and the drawn curves, one CSV in long format."""
+        ds = self.state.data
+        fit = self.state.fit if self.state.fit_is_current() else None
+        rows: list[list[object]] = []
+        for i in range(ds.n):
+            f = float(fit.fitted[i]) if fit is not None else ""
+            r = float(ds.y[i] - fit.fitted[i]) if fit is not None else ""
+            rows.append(["point", i, float(ds.x[i]), float(ds.y[i]), float(ds.weight[i]), f, r])
+        for name, item in (("fit", self.fit_curve), ("teacher", self.teacher_curve)):
+            xs, ys = item.getData()
+            if xs is None:
+                continue
+            rows += [[name, "", float(a), float(b), "", "", ""] for a, b in zip(xs, ys)]
+        return ("series", "index", "x", "y", "weight", "fitted", "residual"), rows
+
+    def set_add_mode(self, on: bool) -> None:
+        self.add_mode = bool(on)
+        self.viewbox.setCursor(Qt.CursorShape.CrossCursor if on else Qt.CursorShape.ArrowCursor)
+
+
+def make_add_mode_action(view: FitView, parent) -> QAction:
+    act = QAction("Add points", parent)
+    act.setCheckable(True)
+    act.setShortcut("A")
+    act.setToolTip(
+        "Add-points mode (A): while on, clicking empty space in the plot adds a point there.\n"
+        "Shift+click adds a point in any mode. Undo with Ctrl+Z."
+    )
+    act.toggled.connect(view.set_add_mode)
+    return act

@@ -1,0 +1,81 @@
+"""Colours, pens and global pyqtgraph options shared by every panel (one look for all plots)."""
+
+from __future__ import annotations
+
+import math
+
+import pyqtgraph as pg
+from PySide6.QtGui import QColor
+
+#: Colour-blind-safe palette (Okabe–Ito) for the series of the plots.
+BLUE = "#0072B2"
+ORANGE = "#E69F00"
+VERMILION = "#D55E00"
+GREEN = "#009E73"
+PURPLE = "#CC79A7"
+SKY = "#56B4E9"
+YELLOW = "#F0E442"
+GREY = "#7F7F7F"
+BLACK = "#202020"
+
+POINT_COLOR = BLUE
+FIT_COLOR = VERMILION
+TEACHER_COLOR = GREY
+SELECT_COLOR = ORANGE
+CORRUPTED_COLOR = PURPLE
+LOSS_COLOR = BLUE
+
+_configured = False
+
+
+def configure_pyqtgraph() -> None:
+    """White background, dark foreground, antialiasing, row-major images (DESIGN.md pitfall). Idempotent."""
+    global _configured
+    if _configured:
+        return
+    pg.setConfigOptions(antialias=True, background="w", foreground=BLACK, imageAxisOrder="row-major")
+    _configured = True
+
+
+def color(c: str, alpha: int = 255) -> QColor:
+    q = QColor(c)
+    q.setAlpha(alpha)
+    return q
+
+
+def style_plot(plot: pg.PlotWidget | pg.PlotItem, title: str | None = None) -> None:
+    """Grid, readable axis fonts, and a title in the panel style."""
+    item = plot.getPlotItem() if isinstance(plot, pg.PlotWidget) else plot
+    item.showGrid(x=True, y=True, alpha=0.15)
+    for name in ("left", "bottom"):
+        ax = item.getAxis(name)
+        ax.setTextPen(BLACK)
+        ax.setPen(GREY)
+    if title:
+        item.setTitle(title, color=BLACK, size="11pt")
+
+
+class LogAxis(pg.AxisItem):
+    """A log-scale axis that labels the decades (and 2, 5 × 10^k when the range spans little more than one).
+
+    pyqtgraph labels every minor tick 2…9 × 10^k when there is room, which crowds a short plot.
+    """
+
+    def tickStrings(self, values, scale, spacing):
+        strings = super().tickStrings(values, scale, spacing)
+        if not self.logMode:
+            return strings
+        lo, hi = sorted(self.range)
+        keep = (1,) if hi - lo > 1.3 else (1, 2, 5)
+        out = []
+        for v, s in zip(values, strings):
+            mantissa = 10 ** (v - math.floor(v + 1e-9))
+            out.append(s if any(abs(mantissa - k) < 1e-6 * k for k in keep) else "")
+        return out
+
+
+def set_labels(plot: pg.PlotItem, bottom: str, left: str) -> None:
+    """Axis labels (HTML allowed) in a readable size."""
+    opts = {"color": BLACK, "font-size": "11pt"}
+    plot.setLabel("bottom", bottom, **opts)
+    plot.setLabel("left", left, **opts)

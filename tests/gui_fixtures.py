@@ -1,0 +1,91 @@
+"""Fixtures and helpers shared by the GUI tests (``from gui_fixtures import *`` in a tests/test_gui_*.py).
+
+- ``no_leaked_threads`` (autouse wherever imported): fails a test that leaves a job worker thread (or any other
+  new Python thread) running — the napari-style guard against workers outliving their window.
+- ``window``: a shown MainWindow on the default problem, not yet training; closed (workers joined) afterwards.
+- ``trained_window``: the same after its first training has finished.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+from PySide6.QtCore import QPoint, QPointF, Qt
+
+from gui.jobs import live_threads
+
+__all__ = [
+    "click_data",
+    "data_to_view",
+    "no_leaked_threads",
+    "trained_window",
+    "wait_idle",
+    "window",
+    "TIMEOUT_MS",
+]
+
+TIMEOUT_MS = 30_000
+
+
+def _foreign_threads(before: set[threading.Thread]) -> list[threading.Thread]:
+    return [
+        t
+        for t in threading.enumerate()
+        if t not in before and t.is_alive() and not isinstance(t, threading._DummyThread)
+    ]
+
+
+@pytest.fixture(autouse=True)
+def no_leaked_threads():
+    before = set(threading.enumerate())
+    yield
+    # a worker that was cancelled gets a moment to leave its generator (cancellation is between yields)
+    deadline = time.monotonic() + 0.5
+    while (live_threads() or _foreign_threads(before)) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    leaked = live_threads() + [t for t in _foreign_threads(before) if t not in live_threads()]
+    assert not leaked, f"threads still running after the test: {[t.name for t in leaked]}"
+
+
+@pytest.fixture
+def window(qtbot, no_leaked_threads):
+    from core.problem import default_problem
+    from gui.main_window import MainWindow
+
+    w = MainWindow(default_problem())
+    w.resize(1200, 800)
+    w.show()
+    qtbot.waitExposed(w)
+    yield w
+    w.close()
+    assert w.shutdown()
+    w.deleteLater()
+
+
+@pytest.fixture
+def trained_window(qtbot, window):
+    with qtbot.waitSignal(window.state.fitChanged, timeout=TIMEOUT_MS):
+        window.start()
+    wait_idle(qtbot, window)
+    return window
+
+
+def wait_idle(qtbot, w, timeout: int = TIMEOUT_MS) -> None:
+    """Wait until no job runs, no retrain is pending and the fit belongs to the current revision."""
+    qtbot.waitUntil(lambda: w.is_idle() and w.state.fit_is_current(), timeout=timeout)
+
+
+def data_to_view(fit_view, x: float, y: float) -> QPoint:
+    """Viewport pixel position of the data point (x, y) in the Data & fit plot."""
+    scene = fit_view.viewbox.mapViewToScene(QPointF(x, y))
+    return fit_view.plot.mapFromScene(scene)
+
+
+def click_data(
+    qtbot, fit_view, x: float, y: float, modifier=Qt.KeyboardModifier.NoModifier, button=None
+) -> None:
+    qtbot.mouseClick(
+        fit_view.plot.viewport(), button or Qt.MouseButton.LeftButton, modifier, data_to_view(fit_view, x, y)
+    )

@@ -1,0 +1,107 @@
+"""Exporting plots: PNG decodes, SVG is XML with the curves as paths, PDF is a real PDF, CSV holds the data;
+and ``app.py --screenshot`` writes a PNG of the whole window."""
+
+from __future__ import annotations
+
+import csv
+import os
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+from gui_fixtures import *  # noqa: F403
+from PySide6.QtGui import QImage
+
+from gui.export import ExportError, export_csv, export_figure, pdf_bytes, plot_table, svg_bytes
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(params=["fit", "loss"])
+def plot(request, trained_window):
+    w = trained_window
+    return w.fit_view.plot if request.param == "fit" else w.training_panel.loss_plot
+
+
+def test_png(plot, tmp_path):
+    out = export_figure(plot, tmp_path / "plot.png")
+    img = QImage(str(out))
+    assert not img.isNull()
+    assert img.width() >= plot.width() and img.height() >= 100
+    # non-trivial: more than a blank page
+    colours = {img.pixel(x, y) for x in range(0, img.width(), 7) for y in range(0, img.height(), 7)}
+    assert len(colours) > 5
+
+
+def test_svg(plot, tmp_path):
+    out = export_figure(plot, tmp_path / "plot.svg")
+    text = out.read_text()
+    root = ET.fromstring(text)
+    assert root.tag.endswith("svg")
+    assert "<path" in text
+    assert text.count("<path") >= 3  # axes, grid and the curves
+
+
+def test_svg_fallback_to_qt(plot, monkeypatch):
+    import pyqtgraph.exporters
+
+    def broken(*a, **k):
+        raise ValueError("not enough values to unpack")
+
+    monkeypatch.setattr(pyqtgraph.exporters.SVGExporter, "export", broken)
+    data = svg_bytes(plot)
+    ET.fromstring(data)
+    assert b"<path" in data
+
+
+def test_pdf(plot, tmp_path):
+    out = export_figure(plot, tmp_path / "plot.pdf")
+    data = out.read_bytes()
+    assert data.startswith(b"%PDF") and len(data) > 1024
+    assert pdf_bytes(plot).startswith(b"%PDF")
+
+
+def test_csv_of_the_fit_view(trained_window, tmp_path):
+    w = trained_window
+    out = export_csv(tmp_path / "fit.csv", w.fit_view.table())
+    rows = list(csv.DictReader(out.open()))
+    points = [r for r in rows if r["series"] == "point"]
+    assert len(points) == 20
+    assert float(points[3]["x"]) == w.state.data.x[3]
+    assert float(points[3]["residual"]) == pytest.approx(w.state.data.y[3] - w.state.fit.fitted[3])
+    assert {r["series"] for r in rows} == {"point", "fit", "teacher"}
+
+
+def test_generic_csv_of_a_plot(trained_window, tmp_path):
+    header, rows = plot_table(trained_window.training_panel.loss_plot)
+    assert tuple(header) == ("series", "x", "y") and len(rows) > 10
+
+
+def test_unknown_format_and_unwritable_path(trained_window, tmp_path):
+    with pytest.raises(ExportError):
+        export_figure(trained_window.fit_view.plot, tmp_path / "plot.bmp")
+    with pytest.raises(ExportError):
+        export_figure(trained_window.fit_view.plot, tmp_path / "missing-dir" / "plot.png")
+
+
+def test_export_menu_entries_exist(trained_window):
+    texts = [a.text() for a in trained_window.fit_view.viewbox.menu.actions()]
+    assert "Export plot…" in texts and "Export data (CSV)…" in texts
+
+
+def test_screenshot_command(tmp_path):
+    out = tmp_path / "shot.png"
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
+    proc = subprocess.run(
+        [sys.executable, "app.py", "--screenshot", str(out), "--delete", "3"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    img = QImage(str(out))
+    assert not img.isNull() and img.width() >= 1000 and img.height() >= 600

@@ -1,0 +1,325 @@
+"""The main window driven as a user would: train, click, delete, undo, add, drag, load files, pause, close."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from gui_fixtures import *  # noqa: F403
+from gui_fixtures import TIMEOUT_MS, click_data, data_to_view, wait_idle
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QInputDialog, QMessageBox
+
+from gui.jobs import live_threads
+from gui.tasks import steps_per_yield
+
+
+def test_window_opens_and_trains_on_the_default_data(qtbot, window):
+    assert window.state.data.n == 20 and window.state.fit is None
+    with qtbot.waitSignal(window.state.fitChanged, timeout=TIMEOUT_MS):
+        window.start()
+    fit = window.state.fit
+    assert window.state.fit_is_current()
+    assert fit.converged and fit.grad_norm <= 1e-10
+    xs, ys = window.fit_view.fit_curve.getData()
+    assert len(xs) > 100 and np.all(np.isfinite(ys))
+    lx, ly = window.training_panel.loss_curve.getData()
+    assert len(lx) > 10
+    assert window.fit_view.teacher_curve.getData()[0] is not None
+    wait_idle(qtbot, window)
+    assert "Ready" in window.status_label.text() and "converged" in window.status_label.text()
+    assert not window.progress.isVisible()
+
+
+def test_status_bar_says_what_is_computed(qtbot, window):
+    window.controller.train()
+    assert "Training" in window.status_label.text()
+    assert window.cancel_btn.isVisible() and window.progress.isVisible()
+    with qtbot.waitSignal(window.state.fitChanged, timeout=TIMEOUT_MS):
+        pass
+
+
+def test_click_selects_delete_key_deletes_and_undo_restores(qtbot, trained_window):
+    w = trained_window
+    ds = w.state.data
+    j = 7
+    click_data(qtbot, w.fit_view, ds.x[j], ds.y[j])
+    assert w.state.selection == j
+    w.fit_view.plot.setFocus()
+    qtbot.keyClick(w.fit_view.plot, Qt.Key.Key_Delete)
+    assert w.state.data.weight[j] == 0.0
+    xs, _ = w.fit_view.deleted.getData()
+    assert list(xs) == [ds.x[j]], "the deleted point is drawn hollow"
+    wait_idle(qtbot, w)  # the model retrained without the point
+    assert w.state.fit.revision == w.state.revision
+    qtbot.keyClick(w.fit_view.plot, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert w.state.data.weight[j] == 1.0
+    assert len(w.fit_view.deleted.getData()[0]) == 0
+    qtbot.keyClick(
+        w.fit_view.plot, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier
+    )
+    assert w.state.data.weight[j] == 0.0
+    qtbot.keyClick(w.fit_view.plot, Qt.Key.Key_R)  # restore the selected point
+    assert w.state.data.weight[j] == 1.0
+    qtbot.keyClick(w.fit_view.plot, Qt.Key.Key_Backspace)
+    assert w.state.data.weight[j] == 0.0
+    wait_idle(qtbot, w)
+
+
+def test_click_on_empty_space_clears_selection_and_shift_click_adds(qtbot, trained_window):
+    w = trained_window
+    w.state.select(3)
+    click_data(qtbot, w.fit_view, 0.0, -0.35)
+    assert w.state.selection is None and w.state.data.n == 20
+    click_data(qtbot, w.fit_view, 0.0, -0.35, Qt.KeyboardModifier.ShiftModifier)
+    assert w.state.data.n == 21
+    assert w.state.data.x[20] == pytest.approx(0.0, abs=0.02) and w.state.data.y[20] == pytest.approx(
+        -0.35, abs=0.02
+    )
+    assert w.state.selection == 20
+    wait_idle(qtbot, w)
+    assert len(w.state.fit.fitted) == 21
+
+
+def test_add_points_mode(qtbot, trained_window):
+    w = trained_window
+    w.act_add_mode.setChecked(True)
+    click_data(qtbot, w.fit_view, -1.5, 0.6)
+    click_data(qtbot, w.fit_view, -1.2, 0.7)
+    assert w.state.data.n == 22
+    w.act_add_mode.setChecked(False)
+    click_data(qtbot, w.fit_view, -1.0, 0.8)
+    assert w.state.data.n == 22
+    w.state.undo_stack.undo()
+    assert w.state.data.n == 21
+    wait_idle(qtbot, w)
+
+
+def test_drag_moves_a_point_in_one_undo_step(qtbot, trained_window):
+    w = trained_window
+    fv = w.fit_view
+    j = 10
+    x0, y0 = float(w.state.data.x[j]), float(w.state.data.y[j])
+    vp = fv.plot.viewport()
+    start = data_to_view(fv, x0, y0)
+    end = data_to_view(fv, x0 + 0.3, y0 - 0.2)
+    qtbot.mousePress(vp, Qt.MouseButton.LeftButton, pos=start)
+    for t in np.linspace(0.1, 1.0, 8):
+        p = start + (end - start) * float(t)
+        qtbot.mouseMove(vp, p)
+    qtbot.mouseRelease(vp, Qt.MouseButton.LeftButton, pos=end)
+    assert w.state.data.x[j] == pytest.approx(x0 + 0.3, abs=0.02)
+    assert w.state.data.y[j] == pytest.approx(y0 - 0.2, abs=0.02)
+    assert w.state.selection == j
+    assert w.state.undo_stack.count() == 1, "a drag is one undo step"
+    w.state.undo_stack.undo()
+    assert (w.state.data.x[j], w.state.data.y[j]) == (x0, y0)
+    wait_idle(qtbot, w)
+
+
+def test_move_and_add_through_the_state_api_retrain(qtbot, trained_window):
+    w = trained_window
+    rev = w.state.revision
+    w.state.move_point(0, -1.9, 0.5)
+    w.state.add_point(2.5, 0.0)
+    wait_idle(qtbot, w)
+    assert w.state.fit.revision == rev + 2
+    xs, _ = w.fit_view.fit_curve.getData()
+    assert xs.max() > 2.5, "the display grid follows the data"
+
+
+def test_context_menu_actions(qtbot, trained_window, monkeypatch):
+    w = trained_window
+    menu = w.fit_view.point_menu(2)
+    actions = {a.text(): a for a in menu.actions()}
+    assert {"Delete point", "Restore", "Set weight…", "Export plot…", "Export data (CSV)…"} <= set(actions)
+    assert not actions["Restore"].isEnabled()
+    actions["Delete point"].trigger()
+    assert w.state.data.weight[2] == 0.0
+    menu = w.fit_view.point_menu(2)
+    actions = {a.text(): a for a in menu.actions()}
+    assert not actions["Delete point"].isEnabled() and actions["Restore"].isEnabled()
+    monkeypatch.setattr(QInputDialog, "getDouble", staticmethod(lambda *a, **k: (0.5, True)))
+    actions["Set weight…"].trigger()
+    assert w.state.data.weight[2] == 0.5
+    assert len(w.fit_view.partial.getData()[0]) == 1, "a down-weighted point has its own style"
+    wait_idle(qtbot, w)
+
+
+def test_hover_text_names_index_position_and_residual(qtbot, trained_window):
+    w = trained_window
+    text = w.fit_view.point_tooltip(5)
+    ds, fit = w.state.data, w.state.fit
+    assert "point 5" in text and f"{ds.x[5]:.4g}" in text
+    assert f"{ds.y[5] - fit.fitted[5]:.4g}" in text
+
+
+def test_bad_csv_shows_a_message_and_keeps_the_points(qtbot, trained_window, tmp_path, monkeypatch):
+    w = trained_window
+    shown = []
+    monkeypatch.setattr(
+        QMessageBox, "critical", staticmethod(lambda parent, title, text, *a: shown.append(text))
+    )
+    bad = tmp_path / "bad.csv"
+    bad.write_text("x,y\n0.1,0.2\n0.3,abc\n")
+    x_before = w.state.data.x.copy()
+    rev = w.state.revision
+    assert not w.open_points(bad)
+    assert len(shown) == 1 and "bad.csv" in shown[0] and "line 3" in shown[0]
+    np.testing.assert_array_equal(w.state.data.x, x_before)
+    assert w.state.revision == rev and w.state.undo_stack.count() == 0
+
+
+def test_open_save_round_trip_and_undo_of_open(qtbot, trained_window, tmp_path):
+    w = trained_window
+    w.state.delete_point(1)
+    out = tmp_path / "pts.csv"
+    assert w.save_points(out)
+    good = tmp_path / "three.csv"
+    good.write_text("x,y\n0,0\n1,1\n2,0.5\n")
+    assert w.open_points(good)
+    assert w.state.data.n == 3 and "three" in w.windowTitle()
+    wait_idle(qtbot, w)
+    assert w.open_points(out)
+    assert w.state.data.n == 20 and w.state.data.weight[1] == 0.0
+    w.state.undo_stack.undo()
+    assert w.state.data.n == 3
+    wait_idle(qtbot, w)
+
+
+def test_new_from_preset(qtbot, trained_window):
+    w = trained_window
+    assert w.new_from_preset("outliers", n=30)
+    assert w.state.data.n == 30 and len(w.fit_view.corrupted.getData()[0]) == len(w.state.data.corrupted) > 0
+    wait_idle(qtbot, w)
+    assert len(w.state.fit.fitted) == 30
+
+
+def test_settings_panel_edits_retrain_and_reject_bad_input(qtbot, trained_window):
+    w = trained_window
+    panel = w.training_panel
+    panel.hidden.setText("4,4")
+    panel.hidden.editingFinished.emit()
+    assert w.state.settings.hidden == (4, 4)
+    wait_idle(qtbot, w)
+    assert w.state.fit.theta_hat.size == w.state.settings.model().n_params == 1 * 4 + 4 + 4 * 4 + 4 + 4 + 1
+    panel.hidden.setText("3,x")
+    panel.hidden.editingFinished.emit()
+    assert w.state.settings.hidden == (4, 4)
+    assert panel.error.isVisibleTo(panel) and "hidden" in panel.error.text()
+    panel.lr.setText("-1")
+    panel.lr.editingFinished.emit()
+    assert w.state.settings.lr == 0.1
+    w.state.undo_stack.undo()  # back to 1 → 3 → 1; the panel follows
+    assert panel.hidden.text() == "3" and not panel.error.isVisibleTo(panel)
+    panel.optimizer.setCurrentIndex(panel.optimizer.findData("adam"))
+    assert w.state.settings.optimizer == "adam"
+    wait_idle(qtbot, w)
+
+
+def test_start_pause_step_resume(qtbot, window):
+    w = window
+    panel = w.training_panel
+    from dataclasses import replace
+
+    w.controller.auto_retrain = False
+    w.state.set_settings(replace(w.state.settings, steps=200_000))
+    lives = []
+    w.controller.liveFit.connect(lives.append)
+    panel.start_btn.click()
+    qtbot.waitUntil(lambda: bool(lives) and lives[-1].step > 0, timeout=TIMEOUT_MS)
+    assert not panel.start_btn.isEnabled() and panel.pause_btn.isEnabled()
+    panel.pause_btn.click()
+    assert w.controller.is_paused() and panel.start_btn.text() == "Resume"
+    assert "Paused" in w.status_label.text()
+    qtbot.wait(150)
+    job = w.runner.job("fit")
+    step = job.latest.partial.step
+    qtbot.wait(200)
+    assert job.latest.partial.step == step
+    panel.step_btn.click()
+    chunk = steps_per_yield(200_000)
+    qtbot.waitUntil(lambda: job.latest.partial.step == step + chunk, timeout=TIMEOUT_MS)
+    panel.start_btn.click()  # resume
+    qtbot.waitUntil(lambda: job.latest.partial.step > step + 2000, timeout=TIMEOUT_MS)
+    assert not w.controller.is_paused()
+    w.cancel_btn.click()
+    qtbot.waitUntil(w.is_idle, timeout=TIMEOUT_MS)
+    assert w.state.fit is None
+
+
+def test_reset_goes_back_to_theta0_and_waits(qtbot, trained_window):
+    w = trained_window
+    lives = []
+    w.controller.liveFit.connect(lives.append)
+    w.training_panel.reset_btn.click()
+    assert w.state.fit is None
+    qtbot.waitUntil(lambda: bool(lives), timeout=TIMEOUT_MS)
+    assert lives[-1].phase == "init" and lives[-1].step == 0
+    np.testing.assert_allclose(lives[-1].theta, w.state.problem().theta0())
+    assert w.controller.is_paused()
+    with qtbot.waitSignal(w.state.fitChanged, timeout=TIMEOUT_MS):
+        w.training_panel.start_btn.click()
+    assert w.state.fit.converged
+
+
+def test_close_during_training_leaves_no_thread(qtbot, window):
+    from dataclasses import replace
+
+    w = window
+    w.controller.auto_retrain = False
+    w.state.set_settings(replace(w.state.settings, steps=1_000_000))
+    w.start()
+    qtbot.waitUntil(
+        lambda: w.controller.last_live is not None and w.controller.last_live.step > 0, timeout=TIMEOUT_MS
+    )
+    assert live_threads()
+    w.close()
+    assert live_threads() == []
+
+
+def test_errors_in_jobs_reach_the_user(qtbot, window, monkeypatch):
+    shown = []
+    monkeypatch.setattr(
+        QMessageBox, "warning", staticmethod(lambda parent, title, text, *a: shown.append(text))
+    )
+
+    def broken():
+        raise ValueError("no luck")
+        yield
+
+    window.runner.submit("demo", broken, label="Demo")
+    qtbot.waitUntil(lambda: bool(shown), timeout=TIMEOUT_MS)
+    assert "Demo failed" in shown[0] and "no luck" in shown[0]
+
+
+def test_hovering_a_point_shows_its_tooltip(qtbot, trained_window):
+    w = trained_window
+    ds = w.state.data
+    qtbot.mouseMove(w.fit_view.plot.viewport(), data_to_view(w.fit_view, ds.x[5], ds.y[5]))
+    qtbot.waitUntil(lambda: "point 5" in w.fit_view.viewbox.toolTip(), timeout=TIMEOUT_MS)
+    assert "residual" in w.fit_view.viewbox.toolTip()
+
+
+def test_linear_model_from_the_panel(qtbot, trained_window):
+    w = trained_window
+    panel = w.training_panel
+    assert w.new_from_preset("linear")
+    panel.model_kind.setCurrentIndex(panel.model_kind.findData("linear"))
+    assert (
+        w.state.settings.model_kind == "linear" and not panel.hidden.isEnabled() and panel.degree.isEnabled()
+    )
+    wait_idle(qtbot, w)
+    assert w.state.fit.theta_hat.shape == (2,) and w.state.fit.converged
+    assert w.state.fit.theta_hat[1] == pytest.approx(1.0, abs=0.2)  # the preset's slope
+
+
+def test_backspace_in_a_text_field_edits_the_text_not_the_points(qtbot, trained_window):
+    w = trained_window
+    w.state.select(4)
+    field = w.training_panel.lr
+    field.setFocus()
+    field.setText("0.15")
+    field.setCursorPosition(4)
+    qtbot.keyClick(field, Qt.Key.Key_Backspace)
+    assert field.text() == "0.1"
+    assert w.state.data.weight[4] == 1.0
