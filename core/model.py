@@ -402,9 +402,7 @@ class MLPSpec(Model):
             if i < len(self._shapes) - 1:
                 modules.append(acts[self.activation]())
         net = torch.nn.Sequential(*modules)
-        torch.nn.utils.vector_to_parameters(
-            torch.as_tensor(np.asarray(theta, dtype=np.float64)), net.parameters()
-        )
+        torch.nn.utils.vector_to_parameters(torch.tensor(np.array(theta, dtype=np.float64)), net.parameters())
         return net
 
 

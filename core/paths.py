@@ -33,17 +33,24 @@ def eps_weights(base_w: np.ndarray, js, eps) -> np.ndarray:
     return W
 
 
-def eps_tangent(model: Model, theta, x, y, w, kappa: float, js) -> tuple[np.ndarray, np.ndarray]:
-    """θ'(ε) = −(∇²L_{w(ε)}(θ))⁻¹ ∇ℓ_j(θ) / n (implicit function theorem, SCIENCE.md §2), batched over j.
+def eps_tangent(model: Model, theta, x, y, base_w, kappa: float, js, eps) -> tuple[np.ndarray, np.ndarray]:
+    """θ'(ε) = −(∇²L_{w(ε)}(θ))⁻¹ w_j ∇ℓ_j(θ) / n (implicit function theorem, SCIENCE.md §2), batched over j.
 
-    ``theta`` (B, d) are the path points and ``w`` (B, n) their weights w(ε). Returns (tangent (B, d),
-    Hessian eigenvalues (B, d)). At ε = 1 this is minus the classical influence Δθ_IF; at ε = 0 it is the
-    influence of re-inserting z_j into the leave-one-out model.
+    ``theta`` (B, d) are path points for deleted points ``js`` (B,) at weights ``eps`` (B,) (or a scalar);
+    w(ε) = ``eps_weights(base_w, js, eps)``. Returns (tangent (B, d), Hessian eigenvalues (B, d), ascending).
+    At ε = 1 this is minus the classical influence Δθ_IF; at ε = 0 it is the influence of re-inserting z_j
+    into the leave-one-out model.
+
+    Convention for a point whose own weight w_j is below 1: ε scales it (w_j(ε) = ε·w_j), so ε = 1 is always
+    the trained model and the derivative carries the factor w_j. With all weights 1 (the usual case) this is
+    SCIENCE.md §2's w_j = ε exactly.
     """
-    js = np.atleast_1d(js)
+    js = np.atleast_1d(np.asarray(js, dtype=int))
     n = np.shape(x)[0]
-    H = model.hessian(theta, x, y, w, kappa)
-    g = model.per_example_grads(theta, x, y)[np.arange(len(js)), js]  # ∇ℓ_j, (B, d)
+    W = eps_weights(base_w, js, eps)
+    H = model.hessian(theta, x, y, W, kappa)
+    base = np.asarray(base_w, dtype=np.float64)[js]
+    g = model.per_example_grads(theta, x, y)[np.arange(len(js)), js] * base[:, None]  # w_j ∇ℓ_j, (B, d)
     lam, Q = np.linalg.eigh(H)
     tangent = -np.einsum("bij,bj->bi", Q, np.einsum("bji,bj->bi", Q, g) / lam) / n
     return tangent, lam
@@ -171,7 +178,7 @@ def continuation_path(
         messages.append(
             f"point {js[b]}: θ̂ is not stationary to {tol:g} (‖∇L‖ = {gn[b]:.2e}); train to convergence first"
         )
-    tan, lam = eps_tangent(model, th, x, y, eps_weights(w, js, 1.0), kappa, js)
+    tan, lam = eps_tangent(model, th, x, y, w, kappa, js, 1.0)
     for b in np.flatnonzero(alive & (lam[:, 0] <= 0)):
         alive[b] = False
         messages.append(f"point {js[b]}: the Hessian at θ̂ is not positive definite (λ_min = {lam[b, 0]:.3g})")
@@ -196,7 +203,7 @@ def continuation_path(
                 pred = th_p + tan_p * (e_to - e_prev)
                 th_c, gn_c, ok_c = correct(pred, np.full(pend.size, e_to), pend)
                 ok_all &= ok_c
-                t_c, lam_c = eps_tangent(model, th_c, x, y, eps_weights(w, js[pend], e_to), kappa, js[pend])
+                t_c, lam_c = eps_tangent(model, th_c, x, y, w, kappa, js[pend], e_to)
                 th_p, tan_p = th_c, t_c
                 lam_low = np.minimum(lam_low, lam_c[:, 0])
             good = ok_all & (lam_low > 0)
