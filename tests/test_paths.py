@@ -136,3 +136,30 @@ def test_homotopy_snapshots_match_the_trajectories(problem):
     loss_j = hom.scalar(model, x, y, np.ones(20), KAPPA, "loss_j")
     r = model.predict(hom.theta[k, -1], x[[7]])[0, 0] - y[7]
     assert loss_j[k, -1] == pytest.approx(0.5 * r * r, abs=1e-14)
+
+
+def test_continuation_reports_a_fold_instead_of_jumping_branches():
+    """A 1→1→1 tanh net on 5 points (seed 1): deleting point 1 drives the branch into a bifurcation near
+    ε ≈ 0.25 where the Hessian becomes singular; the path must stop there and say so."""
+    model = MLPSpec((1,), "tanh")
+    rng = np.random.default_rng(1)
+    x = np.sort(rng.uniform(-2, 2, 5))
+    y = rng.normal(size=5)
+    trained = train_models(
+        model, model.init_params(1), x, y, None, TrainConfig(lr=0.2, steps=3000, weight_decay=1e-2)
+    )
+    theta_hat = polish(model, trained.theta, x, y, None, 1e-2)
+    assert theta_hat.converged[0] and theta_hat.isolated[0]
+    path = drive(continuation_path(model, theta_hat.theta[0], x, y, np.ones(5), 1e-2, [1], n_points=51))
+    k = path.reached[0]
+    assert 0 < k < 50 and not path.complete[0]
+    assert "fold" in path.messages[0] and "point 1" in path.messages[0]
+    # the smallest Hessian eigenvalue collapses along the branch (independently recomputed)
+    eigs = [
+        np.linalg.eigvalsh(
+            model.hessian(path.theta[0, i], x, y, np.where(np.arange(5) == 1, path.eps[i], 1.0), 1e-2)[0]
+        )[0]
+        for i in (0, k)
+    ]
+    assert eigs[1] < eigs[0] / 10
+    assert np.isnan(path.theta[0, k + 1 :]).all()
