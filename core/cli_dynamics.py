@@ -1,0 +1,557 @@
+"""``influence-lab schedules`` and ``influence-lab unlearn`` (SCIENCE.md §4, §5): deletion dynamics, headless.
+
+Both take the shared data / model / training options (``core.cli.add_problem_options``) plus ``--delete J``,
+show a text progress bar, and write the numbers the Schedules / Unlearning panels show as ``--json OUT`` and
+the trajectories as ``--npz OUT`` (``numpy.savez``: plain arrays only, strings as unicode arrays — loading never
+needs ``allow_pickle``).
+
+schedules: flows of schedules ε(t) (``--schedule SPEC``, see core.schedules.parse_schedule) from one or more
+θ_0, the criterion 𝓔 = ½‖θ(T) − θ*_{−j}‖² and its function-space twin, scans over step times and linear-decay
+end points, and the best schedule found. ``--linear-phase`` runs the notes' Figure-4 problem instead
+(core.schedules.figure4_problem) with exact closed forms, d𝓔/dτ at s and the phase-portrait vector fields.
+
+unlearn: retrain, D2D and R2D (``--K``, ``--budget``) with distances to the retrained model against unlearning
+steps, and an optional noise study (``--noise-sigma``, ``--draws``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import time
+from pathlib import Path
+
+import numpy as np
+
+from core import schedules as sch
+from core.atomic import atomic_write_bytes
+from core.cli import (
+    CliError,
+    add_output_options,
+    add_problem_options,
+    problem_from_args,
+    problem_summary,
+    register,
+    run_with_progress,
+    to_jsonable,
+    write_json,
+)
+from core.model import LinearFeatures
+from core.progress import Progress, scaled
+from core.unlearn import unlearn
+
+# --------------------------------------------------------------------------------------------------
+# shared helpers
+# --------------------------------------------------------------------------------------------------
+
+
+def _add_common(p: argparse.ArgumentParser) -> None:
+    add_problem_options(p)
+    g = p.add_argument_group("deletion")
+    # SUPPRESS: a value given before the subcommand (influence-lab --delete 3 schedules) is kept
+    g.add_argument(
+        "--delete",
+        type=int,
+        metavar="J",
+        default=argparse.SUPPRESS,
+        help="the deleted point, 0-based (default 0; 19, the outlier, with --linear-phase)",
+    )
+    add_output_options(p)
+    p.add_argument("--npz", metavar="OUT", default=None, help="write the trajectories as a NumPy .npz file")
+
+
+def _check_delete(j, n: int, default: int) -> int:
+    j = default if j is None else j
+    if not 0 <= j < n:
+        raise CliError(f"--delete {j} is out of range: the data have {n} points (indices 0..{n - 1})")
+    return int(j)
+
+
+def _check_outputs(args) -> None:
+    """Refuse existing outputs before computing (not after a long run)."""
+    for path in (args.json, args.npz):
+        if path not in (None, "-") and Path(path).exists() and not args.force:
+            raise CliError(f"{path} exists; pass --force to overwrite it")
+
+
+def write_npz(arrays: dict, path: str, force: bool = False) -> None:
+    """np.savez of plain arrays, written atomically; strings become unicode arrays (no pickle)."""
+    target = Path(path)
+    if target.exists() and not force:
+        raise CliError(f"{path} exists; pass --force to overwrite it")
+    clean = {}
+    for k, v in arrays.items():
+        a = np.asarray(v)
+        if a.dtype == object:
+            raise ValueError(f"array {k!r} is not numeric or text")
+        clean[k] = a
+    buf = io.BytesIO()
+    np.savez(buf, **clean)
+    atomic_write_bytes(target, buf.getvalue())
+
+
+def _theta0s(args, model, default_seed: int, default_points=None) -> np.ndarray:
+    d = model.n_params
+    if args.theta0:
+        pts = []
+        for text in args.theta0:
+            try:
+                v = [float(u) for u in text.split(",")]
+            except ValueError:
+                raise CliError(f"--theta0 {text!r}: write {d} numbers separated by commas") from None
+            if len(v) != d or not np.all(np.isfinite(v)):
+                raise CliError(
+                    f"--theta0 {text!r}: need {d} finite numbers (the model has d = {d} parameters)"
+                )
+            pts.append(v)
+        return np.array(pts)
+    if args.theta0_seeds:
+        return np.stack([model.init_params(int(s)) for s in args.theta0_seeds])
+    if default_points is not None:
+        return np.asarray(default_points, dtype=np.float64)
+    return model.init_params(default_seed)[None, :]
+
+
+# --------------------------------------------------------------------------------------------------
+# schedules
+# --------------------------------------------------------------------------------------------------
+
+
+def _add_schedules_args(p: argparse.ArgumentParser) -> None:
+    _add_common(p)
+    g = p.add_argument_group("schedules (SCIENCE.md §4)")
+    g.add_argument(
+        "--schedule",
+        action="append",
+        metavar="SPEC",
+        default=None,
+        help="a schedule (repeatable): step[:TAU], linear[:S]:T1, exp[:S]:RATE, const:V, points:T0=E0,T1=E1,… "
+        "(default: step at s, step at 2s, linear decay s→T, exponential decay)",
+    )
+    # not "--s": the top-level parser would take it for an abbreviation of --screenshot / --session
+    g.add_argument(
+        "--s-time",
+        dest="s",
+        type=float,
+        default=None,
+        metavar="S",
+        help="deletion request time s (default T/4; 0.5 with --linear-phase)",
+    )
+    g.add_argument("--T", type=float, default=None, help="horizon T (default steps·η; 2 with --linear-phase)")
+    g.add_argument(
+        "--eta",
+        type=float,
+        default=None,
+        help="step η of the flow (default the training --lr; 0.01 with --linear-phase)",
+    )
+    g.add_argument("--integrator", choices=sch.INTEGRATORS, default="gd", help="gradient descent or RK4")
+    g.add_argument("--scan", type=int, default=21, metavar="N", help="grid size of both scans (0: no scans)")
+    g.add_argument("--snapshots", type=int, default=200, metavar="N", help="trajectory snapshots (about N)")
+    g.add_argument(
+        "--theta0",
+        action="append",
+        metavar="V1,V2,…",
+        default=None,
+        help="an initial point θ_0 (repeatable; write --theta0=-1,2 when it starts with a minus)",
+    )
+    g.add_argument(
+        "--theta0-seeds", type=int, nargs="+", metavar="SEED", default=None, help="θ_0 from these init seeds"
+    )
+    g.add_argument(
+        "--linear-phase",
+        action="store_true",
+        help="the notes' Figure-4 problem (linear, X ∈ R^{20×2}) with exact closed forms and vector fields",
+    )
+    g.add_argument(
+        "--grid", type=int, default=21, metavar="N", help="vector-field grid N × N (--linear-phase)"
+    )
+
+
+def _schedule_list(args, s: float, T: float, lr: float, default) -> list:
+    if not args.schedule:
+        return list(default)
+    try:
+        return [sch.parse_schedule(spec, s, T) for spec in args.schedule]
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
+
+
+def _flow_times(
+    args, default_s: float, default_T: float, default_lr: float
+) -> tuple[float, float, float, int]:
+    lr = default_lr if args.eta is None else args.eta
+    if not (np.isfinite(lr) and lr > 0):
+        raise CliError(f"--eta must be a positive number, got {lr}")
+    T = default_T if args.T is None else args.T
+    steps, T_grid = sch.step_grid(lr, T)
+    if steps < 1 or abs(T_grid - T) > 1e-9 * max(1.0, abs(T)):
+        raise CliError(f"--T {T:g} must be a positive whole number of flow steps η = {lr:g}")
+    s = default_s if args.s is None else args.s
+    _, s_grid = sch.step_grid(lr, s)
+    if not 0 <= s_grid < T_grid:
+        raise CliError(f"need 0 ≤ s < T, got s = {s:g}, T = {T_grid:g}")
+    return s_grid, T_grid, lr, steps
+
+
+def _schedules_doc(ana: sch.ScheduleAnalysis, exact=None) -> dict:
+    doc = {
+        "deleted": ana.j,
+        "s": ana.s,
+        "T": ana.T,
+        "eta": ana.flow.lr,
+        "steps": int(ana.flow.steps[-1]),
+        "integrator": ana.flow.integrator,
+        "theta0s": ana.flow.theta0s,
+        "target": {
+            "theta": ana.target.theta,
+            "grad_norm": ana.target.grad_norm,
+            "converged": ana.target.converged,
+            "method": ana.target.method,
+            "message": ana.target.message,
+        },
+        "schedules": [
+            {
+                "schedule": sc.describe(),
+                "label": sc.label(),
+                "in_class_E_s": sc.in_class(ana.s, ana.T),
+                "criterion": ana.criterion[k],
+                "criterion_function": ana.criterion_function[k],
+                "criterion_exact": None if exact is None else exact[k],
+                "theta_T": ana.flow.final[k],
+                "diverged": ana.flow.diverged[k],
+            }
+            for k, sc in enumerate(ana.flow.schedules)
+        ],
+        "step_scan": None if ana.step_scan is None else ana.step_scan.to_dict(),
+        "linear_scan": None if ana.linear_scan is None else ana.linear_scan.to_dict(),
+        "best": ana.overall(),
+        "messages": ana.messages,
+    }
+    return doc
+
+
+def _schedules_npz(ana: sch.ScheduleAnalysis) -> dict:
+    flow = ana.flow
+    t_plot = np.linspace(0.0, ana.T, 401)
+    out = {
+        "times": flow.times,
+        "steps": flow.steps,
+        "theta": flow.theta,  # (K, S, P, d)
+        "eps": flow.eps,  # (K, S)
+        "schedule_labels": np.array([sc.label() for sc in flow.schedules]),
+        "eps_plot_times": t_plot,
+        "eps_plot": sch.eps_curves(flow.schedules, t_plot),
+        "theta0s": flow.theta0s,
+        "target": ana.target.theta,
+        "criterion": ana.criterion,
+        "criterion_function": ana.criterion_function,
+    }
+    for name, scan in (("step_scan", ana.step_scan), ("linear_scan", ana.linear_scan)):
+        if scan is not None:
+            out[f"{name}_params"] = scan.params
+            out[f"{name}_criterion"] = scan.criterion
+            out[f"{name}_criterion_function"] = scan.criterion_function
+    return out
+
+
+def cmd_schedules(args: argparse.Namespace) -> int:
+    _check_outputs(args)
+    if args.scan < 0 or args.snapshots < 1 or args.grid < 2:
+        raise CliError("--scan must be ≥ 0, --snapshots ≥ 1 and --grid ≥ 2")
+    j_arg = getattr(args, "delete", None)
+    start = time.perf_counter()
+    npz_extra: dict = {}
+    if args.linear_phase:
+        if args.data or args.preset:
+            raise CliError("--linear-phase uses its own data (the notes' Figure 4); drop --data / --preset")
+        data = sch.figure4_dataset()
+        j = _check_delete(j_arg, data.n, sch.FIG4_J)
+        s, T, lr, steps = _flow_times(args, sch.FIG4_S, sch.FIG4_T, sch.FIG4_LR)
+        pr = sch.figure4_problem(j, s, T, lr)
+        scheds = _schedule_list(args, s, T, lr, sch.default_figure4_schedules(s, T, lr))
+        default_pts = [
+            sch.FIG4_THETA0_STEP_OPTIMAL,
+            sch.FIG4_THETA0_COUNTEREXAMPLE,
+            sch.FIG4_THETA0_STRONG_COUNTEREXAMPLE,
+            (-2.0, -2.0),
+        ]
+        theta0s = _theta0s(args, pr.model, 0, default_pts)
+        every = max(1, steps // args.snapshots)
+        pp = run_with_progress(
+            sch.phase_portrait(pr, scheds, theta0s, args.grid, args.scan, args.integrator, every), args.quiet
+        )
+        ana = pp.analysis
+        doc = {
+            "command": "schedules",
+            "mode": "linear-phase",
+            "data": {"x": data.x, "y": data.y, "weight": data.weight, "name": data.name},
+            "model": pr.model.describe(),
+            "weight_decay": pr.kappa,
+            "theta_star": pr.theta_star,
+            "theta_star_deleted": pr.theta_star_del,
+        }
+        doc.update(_schedules_doc(ana, pp.criterion_exact))
+        doc["step_scan_exact"] = None if pp.step_scan_exact is None else pp.step_scan_exact.T
+        doc["derivative_at_s"] = pp.derivative_at_s
+        doc["later_step_better_at_s"] = pp.derivative_at_s < 0
+        npz_extra = {
+            "theta_star": pr.theta_star,
+            "theta_star_deleted": pr.theta_star_del,
+            "grid_1": pp.grid_1,
+            "grid_2": pp.grid_2,
+            "field_eps": pp.field_eps,
+            "field": pp.field,
+            "criterion_exact": pp.criterion_exact,
+            "data_x": data.x,
+            "data_y": data.y,
+        }
+    else:
+        problem = problem_from_args(args)
+        x, y, w, model, kappa = (
+            problem.data.x,
+            problem.data.y,
+            problem.weights(),
+            problem.model,
+            problem.kappa,
+        )
+        j = _check_delete(j_arg, problem.data.n, 0)
+        T_default = problem.config.steps * (problem.config.lr if args.eta is None else args.eta)
+        s_default = T_default / 4 if args.T is None else args.T / 4
+        s, T, lr, steps = _flow_times(args, s_default, T_default, problem.config.lr)
+        default = [
+            sch.Step(s),
+            sch.Step(min(sch.step_grid(lr, 2 * s)[1], T)),
+            sch.LinearDecay(s, T),
+            sch.ExponentialDecay(s, 3.0 / (T - s), T),
+        ]
+        scheds = _schedule_list(args, s, T, lr, default)
+        theta0s = _theta0s(args, model, problem.init_seed)
+        every = max(1, steps // args.snapshots)
+
+        def pipeline():
+            theta_hat = None
+            if isinstance(model, LinearFeatures):
+                target = sch.loo_target(model, None, x, y, w, kappa, j)
+            else:
+                from core.problem import fit_problem
+
+                fit = yield from scaled(fit_problem(problem), 0.0, 0.3, 1.0, "fit: ")
+                theta_hat = fit.theta_hat
+                yield Progress(0.3, 1.0, "LOO minimiser")
+                target = sch.loo_target(model, theta_hat, x, y, w, kappa, j)
+            ana = yield from scaled(
+                sch.analyze_schedules(
+                    model,
+                    theta0s,
+                    x,
+                    y,
+                    w,
+                    kappa,
+                    j,
+                    scheds,
+                    s,
+                    T,
+                    lr,
+                    target,
+                    args.scan,
+                    every,
+                    args.integrator,
+                ),
+                0.3,
+                1.0,
+                1.0,
+                "flows: ",
+            )
+            return theta_hat, ana
+
+        theta_hat, ana = run_with_progress(pipeline(), args.quiet)
+        exact = None
+        if isinstance(model, LinearFeatures):
+            fam = sch.QuadraticFamily.from_linear_model(model, x, y, w, kappa, j)
+            exact = sch.exact_criteria(fam, theta0s, scheds, T)
+        doc = {"command": "schedules", "mode": "data"}
+        doc.update(problem_summary(problem))
+        doc["theta_hat"] = theta_hat
+        doc.update(_schedules_doc(ana, exact))
+    doc["seconds"] = time.perf_counter() - start
+    if args.npz:
+        arrays = _schedules_npz(ana)
+        arrays.update(npz_extra)
+        write_npz(arrays, args.npz, args.force)
+    if args.json:
+        write_json(doc, args.json, args.force)
+    if not args.json or args.json != "-":
+        _print_schedules(doc)
+    return 0
+
+
+def _print_schedules(doc: dict) -> None:
+    print(f"schedules: delete point {doc['deleted']}, s = {doc['s']:g}, T = {doc['T']:g}, η = {doc['eta']:g}")
+    P = len(doc["theta0s"])
+    for entry in doc["schedules"]:
+        vals = ", ".join(f"{float(v):.4g}" for v in np.atleast_1d(entry["criterion"]))
+        print(f"  𝓔[{entry['label']}] = {vals}")
+    for p in range(P):
+        b = doc["best"][p]
+        if b.get("best_schedule") is None:
+            continue
+        flag = b.get("step_at_s_optimal")
+        note = (
+            ""
+            if flag is None
+            else ("; the step at s is optimal" if flag else "; a later/other schedule beats the step at s")
+        )
+        print(f"  θ_0 #{p}: best {b['best_label']} with 𝓔 = {b['best_criterion']:.4g}{note}")
+    for m in doc["messages"]:
+        print(f"  note: {m}")
+
+
+# --------------------------------------------------------------------------------------------------
+# unlearn
+# --------------------------------------------------------------------------------------------------
+
+
+def _add_unlearn_args(p: argparse.ArgumentParser) -> None:
+    _add_common(p)
+    g = p.add_argument_group("unlearning (SCIENCE.md §5)")
+    g.add_argument(
+        "--K",
+        type=int,
+        nargs="+",
+        default=None,
+        metavar="K",
+        help="R2D rewind depths (default T/10, T/4, T/2, T)",
+    )
+    g.add_argument(
+        "--budget",
+        type=int,
+        nargs="+",
+        default=None,
+        metavar="B",
+        help="unlearning step budgets (default: the Ks)",
+    )
+    g.add_argument(
+        "--noise-sigma", type=float, default=0.0, help="σ of the published noise N(0, σ²I) (0: none)"
+    )
+    g.add_argument("--draws", type=int, default=200, help="noise draws (default 200)")
+    g.add_argument("--noise-seed", type=int, default=0, help="seed of the noise draws")
+    g.add_argument(
+        "--record-every", type=int, default=0, metavar="N", help="curve resolution (0: ~500 points)"
+    )
+
+
+def cmd_unlearn(args: argparse.Namespace) -> int:
+    _check_outputs(args)
+    problem = problem_from_args(args)
+    if problem.config.optimizer != "gd":
+        raise CliError("unlearn compares full-batch gradient descent runs; use --optimizer gd")
+    x, y, w, model, kappa = problem.data.x, problem.data.y, problem.weights(), problem.model, problem.kappa
+    j = _check_delete(getattr(args, "delete", None), problem.data.n, 0)
+    T = problem.config.steps
+    Ks = args.K or sorted({max(1, T // 10), max(1, T // 4), max(1, T // 2), T})
+    if args.draws < 1:
+        raise CliError(f"--draws must be ≥ 1, got {args.draws}")
+    start = time.perf_counter()
+    res = run_with_progress(
+        unlearn(
+            model,
+            problem.theta0(),
+            x,
+            y,
+            w,
+            kappa,
+            j,
+            problem.config.lr,
+            T,
+            Ks,
+            args.budget,
+            args.noise_sigma,
+            args.draws,
+            args.noise_seed,
+            args.record_every,
+        ),
+        args.quiet,
+    )
+    doc = {"command": "unlearn"}
+    doc.update(problem_summary(problem))
+    doc.update(
+        {
+            "deleted": j,
+            "T": res.T,
+            "lr": res.lr,
+            "K": res.Ks,
+            "budgets": res.budgets,
+            "theta0": res.theta0,
+            "theta_T": res.theta_T,
+            "theta_retrain": res.theta_retrain,
+            "theta_rewind": {str(int(K)): res.theta_rewind[r] for r, K in enumerate(res.Ks)},
+            "table": res.table(),
+            "r2d_canonical": res.canonical_r2d(),
+            "curves": {
+                "steps": res.steps,
+                "retrain_param": res.retrain_param,
+                "retrain_function": res.retrain_function,
+                "d2d_param": res.d2d_param,
+                "d2d_function": res.d2d_function,
+                "r2d_param": res.r2d_param,
+                "r2d_function": res.r2d_function,
+            },
+            "noise": None
+            if res.noise is None
+            else {
+                "sigma": res.noise.sigma,
+                "draws": res.noise.draws,
+                "seed": res.noise.seed,
+                "summary": res.noise.summary(),
+            },
+            "seconds": time.perf_counter() - start,
+        }
+    )
+    if args.npz:
+        arrays = {
+            "steps": res.steps,
+            "K": res.Ks,
+            "budgets": res.budgets,
+            "theta0": res.theta0,
+            "theta_T": res.theta_T,
+            "theta_retrain": res.theta_retrain,
+            "theta_rewind": res.theta_rewind,
+            "retrain_path": res.retrain_path,
+            "d2d_path": res.d2d_path,
+            "r2d_path": res.r2d_path,
+            "retrain_param": res.retrain_param,
+            "retrain_function": res.retrain_function,
+            "d2d_param": res.d2d_param,
+            "d2d_function": res.d2d_function,
+            "r2d_param": res.r2d_param,
+            "r2d_function": res.r2d_function,
+        }
+        if res.noise is not None:
+            arrays.update(
+                noise_labels=np.array(res.noise.labels),
+                noise_param=res.noise.param,
+                noise_function=res.noise.function,
+            )
+        write_npz(arrays, args.npz, args.force)
+    if args.json:
+        write_json(doc, args.json, args.force)
+    if not args.json or args.json != "-":
+        print(f"unlearn: delete point {j}, T = {T} steps, η = {res.lr:g}; distance to the retrained model")
+        for row in to_jsonable(res.table()):
+            r2d = ", ".join(f"K={e['K']}: {e['function']:.3g}" for e in row["r2d"])
+            print(f"  budget {row['budget']}: D2D {row['d2d']['function']:.3g}; R2D {r2d} (mean |Δf|)")
+    return 0
+
+
+register(
+    "schedules",
+    "deletion schedules ε(t): flows, the criterion 𝓔, step-time scans, Figure-4 phase portraits",
+    _add_schedules_args,
+    cmd_schedules,
+)
+register(
+    "unlearn",
+    "unlearning one point: retrain vs Descend-to-Delete vs Rewind-to-Delete",
+    _add_unlearn_args,
+    cmd_unlearn,
+)
