@@ -6,11 +6,16 @@ the same core headless (``python app.py --help`` lists the subcommands).
 
 from __future__ import annotations
 
+import os
 import sys
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    # One BLAS thread unless the user says otherwise: the arrays here are small, and OpenBLAS's second
+    # thread makes small matrix products up to 200× slower when the other core is busy (the GUI's main
+    # thread, a worker). Must be set before numpy is first imported.
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     from core.cli import parse_args, run_cli
 
     args = parse_args(argv)

@@ -133,7 +133,7 @@ class Model:
         J = self.jacobian(theta, x)
         n = J.shape[1]
         w = _weights(w, theta.shape[0], n)
-        G = np.einsum("bni,bn,bnj->bij", J, w / n, J)
+        G = np.swapaxes(J * (w / n)[:, :, None], 1, 2) @ J  # BLAS; an einsum here is 20× slower
         if kappa:
             G = G + kappa * np.eye(self.n_params)
         return G
@@ -326,63 +326,91 @@ class MLPSpec(Model):
             J[:, :, bs] = delta
         return J
 
-    def _own_tangent(self, layer: int, vec: np.ndarray, transpose: bool) -> np.ndarray:
-        """Tangent of W_l v (or W_lᵀ v) + b_l along every basis direction of layer l's own parameters.
+    def _direction_table(self):
+        """For every basis direction k of θ: (layer, is_weight, p, q) in the §1 layout."""
+        layer, is_w, ps, qs = [], [], [], []
+        for l, (fan_in, fan_out, _, _) in enumerate(self._shapes):
+            for p in range(fan_out):
+                for q in range(fan_in):
+                    layer.append(l), is_w.append(True), ps.append(p), qs.append(q)
+            for p in range(fan_out):
+                layer.append(l), is_w.append(False), ps.append(p), qs.append(0)
+        return np.array(layer), np.array(is_w), np.array(ps), np.array(qs)
 
-        vec is (B, n, in) (or (B, n, out) when transposed). Returns (B, d_l, n, out) (or (B, d_l, n, in)),
-        where d_l counts layer l's weights then biases, in the §1 order.
-        """
-        fan_in, fan_out, ws, bs = self._shapes[layer]
-        B, n = vec.shape[:2]
-        if not transpose:
-            # direction W[p, q]: e_p · a_q ; direction b[p]: e_p
-            t_w = np.einsum("pr,bnq->bpqnr", np.eye(fan_out), vec).reshape(B, fan_out * fan_in, n, fan_out)
-            t_b = np.broadcast_to(np.eye(fan_out)[None, :, None, :], (B, fan_out, n, fan_out))
-            return np.concatenate([t_w, t_b], axis=1)
-        # direction W[p, q] of Wᵀ δ: e_q · δ_p ; biases do not appear
-        t_w = np.einsum("qr,bnp->bpqnr", np.eye(fan_in), vec).reshape(B, fan_out * fan_in, n, fan_in)
-        return np.concatenate([t_w, np.zeros((B, fan_out, n, fan_in))], axis=1)
+    #: tangent arrays hold at most this many numbers per chunk of directions (bounds memory for wide nets)
+    HESSIAN_CHUNK_ELEMENTS = 2**21
 
     def output_hessian_sum(self, theta, x, c):
-        """Σ_i c_i ∇²f(θ; x_i) by forward-over-reverse differentiation along all d basis directions.
+        """Σ_i c_i ∇²f(θ; x_i) by forward-over-reverse differentiation along the d basis directions.
 
         Forward tangents ż_l = Ẇ_l a_{l−1} + ḃ_l + W_l ȧ_{l−1}, ȧ_l = σ'(z_l) ż_l; backward tangents
         δ̇_l = σ''(z_l) ż_l ⊙ u_l + σ'(z_l) ⊙ (Ẇ_{l+1}ᵀ δ_{l+1} + W_{l+1}ᵀ δ̇_{l+1}) with u_l = W_{l+1}ᵀ δ_{l+1};
-        the Hessian rows are the tangents of the gradient blocks Σ_i δ_l a_{l−1}ᵀ and Σ_i δ_l.
+        the Hessian columns are the tangents of the gradient blocks Σ_i δ_l a_{l−1}ᵀ and Σ_i δ_l. Directions
+        are processed in chunks so the (B, chunk, n, width) tangent arrays stay small for wide networks.
         """
         theta = _as_batch(theta)
         params, acts, d1s, d2s, _ = self._forward(theta, x, 2)
         deltas = self._backward(params, acts, d1s, np.asarray(c, dtype=np.float64))
         B, n, d = theta.shape[0], np.shape(x)[0], self.n_params
         L = len(params)
-        # forward tangents of the activations, (B, d, n, h); the input has none
-        a_dots = [np.zeros((B, d, n, 1))]
-        z_dots = []
-        for l in range(L - 1):
-            W = params[l][0]
-            z_dot = a_dots[-1] @ np.swapaxes(W, 1, 2)[:, None]
-            _, _, ws, bs = self._shapes[l]
-            z_dot[:, ws.start : bs.stop] += self._own_tangent(l, acts[l], transpose=False)
-            z_dots.append(z_dot)
-            a_dots.append(d1s[l][:, None] * z_dot)
-        # backward tangents; the seed c is held fixed, so the output delta has none
-        delta_dots = [None] * L
-        delta_dots[L - 1] = np.zeros((B, d, n, 1))
-        for l in range(L - 2, -1, -1):
-            W_next = params[l + 1][0]
-            u = deltas[l + 1] @ W_next  # (B, n, h_l)
-            u_dot = delta_dots[l + 1] @ W_next[:, None]
-            _, _, ws, bs = self._shapes[l + 1]
-            u_dot[:, ws.start : bs.stop] += self._own_tangent(l + 1, deltas[l + 1], transpose=True)
-            delta_dots[l] = d2s[l][:, None] * z_dots[l] * u[:, None] + d1s[l][:, None] * u_dot
+        dir_layer, dir_is_w, dir_p, dir_q = self._direction_table()
+        width = max(max(self.hidden, default=1), 1)
+        chunk = int(max(1, min(d, self.HESSIAN_CHUNK_ELEMENTS // max(1, B * n * width))))
         H = np.empty((B, d, d))
-        for l, (_, _, ws, bs) in enumerate(self._shapes):
-            # rows for W_l: Σ_i (δ̇_l a_{l−1}ᵀ + δ_l ȧ_{l−1}ᵀ); rows for b_l: Σ_i δ̇_l
-            block = np.einsum("bkip,biq->bkpq", delta_dots[l], acts[l]) + np.einsum(
-                "bip,bkiq->bkpq", deltas[l], a_dots[l]
-            )
-            H[:, ws, :] = np.swapaxes(block.reshape(B, d, -1), 1, 2)
-            H[:, bs, :] = np.swapaxes(delta_dots[l].sum(axis=2), 1, 2)
+        for k0 in range(0, d, chunk):
+            k1 = min(d, k0 + chunk)
+            K = k1 - k0
+            lay, isw, ps, qs = dir_layer[k0:k1], dir_is_w[k0:k1], dir_p[k0:k1], dir_q[k0:k1]
+            # forward tangents: a_dots[l] is the tangent of the input to layer l, (B, K, n, in_l) or None
+            a_dots = [None]
+            z_dots = []
+            for l in range(L - 1):
+                W = params[l][0]
+                fan_out = W.shape[1]
+                own = np.flatnonzero(lay == l)
+                if a_dots[-1] is None:
+                    if own.size == 0:  # no direction of this chunk acts on layers ≤ l: tangents are zero
+                        z_dots.append(None)
+                        a_dots.append(None)
+                        continue
+                    z_dot = np.zeros((B, K, n, fan_out))
+                else:
+                    z_dot = a_dots[-1] @ np.swapaxes(W, 1, 2)[:, None]
+                if own.size:
+                    w_dirs, b_dirs = own[isw[own]], own[~isw[own]]
+                    # direction W_l[p, q]: ż_l gains e_p a_{l−1, q}; direction b_l[p]: e_p
+                    z_dot[:, w_dirs, :, ps[w_dirs]] += np.moveaxis(acts[l][:, :, qs[w_dirs]], 2, 0)
+                    z_dot[:, b_dirs, :, ps[b_dirs]] += 1.0
+                z_dots.append(z_dot)
+                a_dots.append(d1s[l][:, None] * z_dot)
+            # backward tangents; the seed c is held fixed, so the output delta has none
+            delta_dots = [None] * L
+            for l in range(L - 2, -1, -1):
+                W_next = params[l + 1][0]
+                u = deltas[l + 1] @ W_next  # (B, n, h_l)
+                if delta_dots[l + 1] is None:
+                    u_dot = np.zeros((B, K, n, W_next.shape[2]))
+                else:
+                    u_dot = delta_dots[l + 1] @ W_next[:, None]
+                own = np.flatnonzero((lay == l + 1) & isw)
+                if own.size:
+                    # direction W_{l+1}[p, q]: W_{l+1}ᵀ δ_{l+1} gains e_q δ_{l+1, p}
+                    u_dot[:, own, :, qs[own]] += np.moveaxis(deltas[l + 1][:, :, ps[own]], 2, 0)
+                delta_dots[l] = d1s[l][:, None] * u_dot
+                if z_dots[l] is not None:
+                    delta_dots[l] += d2s[l][:, None] * z_dots[l] * u[:, None]
+            for l, (fan_in, fan_out, ws, bs) in enumerate(self._shapes):
+                # columns for W_l: Σ_i (δ̇_l a_{l−1}ᵀ + δ_l ȧ_{l−1}ᵀ); for b_l: Σ_i δ̇_l
+                block = np.zeros((B, K, fan_out, fan_in))
+                if delta_dots[l] is not None:
+                    block += np.swapaxes(delta_dots[l], 2, 3) @ acts[l][:, None]
+                if a_dots[l] is not None:
+                    block += np.swapaxes(deltas[l], 1, 2)[:, None] @ a_dots[l]
+                H[:, ws, k0:k1] = np.swapaxes(block.reshape(B, K, -1), 1, 2)
+                if delta_dots[l] is None:
+                    H[:, bs, k0:k1] = 0.0
+                else:
+                    H[:, bs, k0:k1] = np.swapaxes(delta_dots[l].sum(axis=2), 1, 2)
         return H
 
     def to_torch_sequential(self, theta: np.ndarray):

@@ -56,7 +56,7 @@ class LSObjective:
         J = self.model.jacobian(theta, self.u)
         r = self.model.predict(theta, self.u) - self.t
         c = np.broadcast_to(self.c, r.shape)
-        H = np.einsum("bni,bn,bnj->bij", J, c, J) + self.model.output_hessian_sum(theta, self.u, c * r)
+        H = np.swapaxes(J * c[:, :, None], 1, 2) @ J + self.model.output_hessian_sum(theta, self.u, c * r)
         H = H + self._mu(B)[:, None, None] * np.eye(d)
         return 0.5 * (H + np.swapaxes(H, 1, 2))
 

@@ -277,7 +277,7 @@ def test_batched_js_equal_single_j(fitted):
     for k, j in enumerate(js):
         one = influence_estimates(model, theta_hat, x, y, None, KAPPA, int(j), 0.01)
         for field in ("delta_if", "theta_if", "delta_gnh", "delta_gnh_solver", "theta_newton", "g"):
-            np.testing.assert_allclose(getattr(allj, field)[k], getattr(one, field), rtol=1e-12, atol=1e-14)
+            np.testing.assert_allclose(getattr(allj, field)[k], getattr(one, field), rtol=1e-10, atol=1e-12)
         assert allj.self_influence[k] == pytest.approx(one.self_influence, rel=1e-12)
 
 
