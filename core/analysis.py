@@ -4,6 +4,12 @@ The JSON document (README, "analyze output") has the keys ``data``, ``model``, `
 ``damping``, ``estimates``, ``decomposition``, ``decomposition_params``, ``self_influence``,
 ``predicted_loss_change``, ``actual_loss_change``, ``eps_path`` and, for linear models, ``leverage``,
 ``cooks_distance``, ``dfbetas`` and ``loo_exact``. Parameters follow the SCIENCE.md §1 layout.
+
+Edge cases (docs/limits.md): ``hessian`` says whether H = ∇²L(θ̂) is positive definite, its smallest eigenvalues
+and how the exact-Hessian IF was computed ("direct", or "pseudo-inverse" when H is singular or indefinite — the
+same message is in ``warnings`` and the text output); a fold of the continuation is in ``eps_path.messages``
+(``complete`` false) and printed as ``warning: ε-path: …``; deleting a point of weight 0, or from data with no
+point of positive weight, is refused (core.problem.deletion_error); a diverged training stops with exit status 3.
 """
 
 from __future__ import annotations
@@ -16,22 +22,43 @@ import numpy as np
 
 from core.cli import (
     CliError,
+    DivergedError,
     add_output_options,
     add_problem_options,
+    check_float,
+    check_int,
+    check_output_paths,
+    diverged_message,
     problem_from_args,
     problem_summary,
     register,
     run_with_progress,
     write_json,
 )
+from core.influence import hessian_check
 from core.linear import jacobian_leverage, ols_diagnostics
 from core.model import LinearFeatures
 from core.paths import EpsPath, continuation_path
-from core.problem import Fit, Problem, fit_problem
+from core.problem import Fit, Problem, deletion_error, fit_problem
 from core.progress import Progress, scaled
 from core.response import DeletionEstimates, deletion_estimates
 
 DEFAULT_DAMPING = 1e-3
+#: Upper bounds of the analysis options (typo guards; docs/limits.md).
+MAX_EPS_POINTS = 10_001
+MAX_SOLVER_BUDGET = 1_000_000
+
+
+def deletion_notes(problem: Problem, j: int) -> list[str]:
+    """Warnings about deleting j that do not prevent it (docs/limits.md): deleting the last point of positive
+    weight leaves only the weight decay."""
+    w = problem.weights()
+    if w[j] > 0 and int((w > 0).sum()) == 1:
+        return [
+            f"deleting point {j} leaves no point with weight > 0: the deleted model minimises (κ/2)‖θ‖² alone, "
+            "so θ_{−j} = 0"
+        ]
+    return []
 
 
 @dataclass
@@ -50,6 +77,7 @@ class Analysis:
         loss, grad = p.model.loss_and_grad(theta_hat, x, y, w, p.kappa)
         H = p.model.hessian(theta_hat, x, y, w, p.kappa)[0]
         doc = problem_summary(p)
+        check = hessian_check(H, "H = ∇²L(θ̂)")
         doc["training"] = {
             "theta0": f.theta0,
             "theta_s": f.theta_s,
@@ -63,6 +91,16 @@ class Analysis:
             "message": f.message,
         }
         doc.update(self.estimates.to_json())
+        doc["warnings"] = deletion_notes(p, self.j) + doc["warnings"]
+        # SCIENCE.md §3: the IF needs H positive definite; when it is not, say so, show the smallest eigenvalue
+        # and which substitute the exact-Hessian IF used (analyze: the pseudo-inverse H⁺)
+        doc["hessian"] = {
+            "positive_definite": check.positive_definite,
+            "min_eigenvalues": check.eigenvalues[:3],
+            "max_eigenvalue": check.max_eigenvalue,
+            "if_method": "direct" if check.positive_definite else "pseudo-inverse",
+            "message": check.message,
+        }
         path = self.eps_path
         doc["eps_path"] = {
             "eps": path.eps,
@@ -95,15 +133,23 @@ def analyze(
     solver: str = "cg",
     solver_budget: int | None = None,
 ) -> Generator[Progress, None, Analysis]:
-    """Fit the problem, then every estimate of the model without z_j (SCIENCE.md §3) and the ε-path (§2)."""
-    n = problem.data.n
-    if not 0 <= j < n:
-        raise CliError(f"--delete {j} is not a point index; the data has {n} points (0 … {n - 1})")
-    if damping <= 0:
-        raise CliError("--damping must be > 0 (the PBRF is unbounded without damping, SCIENCE.md §3)")
+    """Fit the problem, then every estimate of the model without z_j (SCIENCE.md §3) and the ε-path (§2).
+
+    Refused (CliError) before any computation: a j that :func:`core.problem.deletion_error` refuses (out of
+    range, weight already 0, no points left, the last point with κ = 0) and a damping λ that is not a finite
+    number > 0 (the PBRF needs λ > 0). When training diverges it stops with :class:`core.cli.DivergedError`.
+    """
+    msg = deletion_error(problem, j)
+    if msg is not None:
+        raise CliError(msg)
+    if not (np.isfinite(damping) and damping > 0):
+        raise CliError(
+            f"--damping {damping:g}: the damping λ must be a finite number > 0 (the PBRF is unbounded without "
+            "damping, SCIENCE.md §3); e.g. --damping 1e-3"
+        )
     fit = yield from scaled(fit_problem(problem), 0.0, 0.5, 1.0, "fit: ")
     if fit.training.diverged.any():
-        raise CliError(fit.training.message)
+        raise DivergedError(diverged_message(problem, fit.training.message))
     x, y, w = problem.data.x, problem.data.y, problem.weights()
     est = yield from scaled(
         deletion_estimates(
@@ -140,7 +186,14 @@ def analyze(
 def _add_args(p: argparse.ArgumentParser) -> None:
     add_problem_options(p)
     g = p.add_argument_group("deletion")
-    g.add_argument("--delete", type=int, required=True, metavar="J", help="the point to delete (0-based)")
+    # SUPPRESS: a value given before the subcommand (influence-lab --delete 3 analyze) is kept
+    g.add_argument(
+        "--delete",
+        type=int,
+        metavar="J",
+        default=argparse.SUPPRESS,
+        help="the point to delete (0-based; required)",
+    )
     g.add_argument(
         "--damping", type=float, default=DEFAULT_DAMPING, help="λ of the GNH influence and the PBRF"
     )
@@ -153,9 +206,16 @@ def _add_args(p: argparse.ArgumentParser) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    if args.eps_points < 2:
-        raise CliError("--eps-points must be at least 2")
-    problem = problem_from_args(args)
+    if getattr(args, "delete", None) is None:
+        raise CliError("--delete J is required: the 0-based index of the point to delete, e.g. --delete 3")
+    check_int(args.eps_points, "--eps-points", "the number of points on the ε-path", 2, MAX_EPS_POINTS)
+    check_float(args.damping, "--damping", "the damping λ (the PBRF needs λ > 0)", 0.0, strict=True)
+    check_int(args.solver_budget, "--solver-budget", "the iterative solver's budget", 0, MAX_SOLVER_BUDGET)
+    check_output_paths(args, "json")
+    problem = problem_from_args(args, "analyze")
+    msg = deletion_error(problem, args.delete)
+    if msg is not None:
+        raise CliError(msg)
     result = run_with_progress(
         analyze(problem, args.delete, args.damping, args.eps_points, args.solver, args.solver_budget),
         args.quiet,
@@ -167,6 +227,11 @@ def _run(args: argparse.Namespace) -> int:
     e = result.estimates
     print(f"deleted point {args.delete} of {problem.data.n}; damping λ = {args.damping:g}")
     print(f"θ̂: ‖∇L‖ = {doc['training']['grad_norm']:.2e}, converged {doc['training']['converged']}")
+    h = doc["hessian"]
+    print(
+        f"{h['message']}"
+        + ("" if h["positive_definite"] else "; the exact-Hessian IF below uses the pseudo-inverse H⁺")
+    )
     print(
         f"self-influence s_j = {e.self_influence:.6g}; predicted Δℓ_j = {e.predicted_loss_change:.6g}, "
         f"actual (cold LOO) = {e.actual_loss_change:.6g}"
@@ -174,7 +239,7 @@ def _run(args: argparse.Namespace) -> int:
     print("error decomposition (mean |Δf| over training inputs; ‖Δθ‖):")
     for k, v in e.decomposition.items():
         print(f"  {k:22s} {v:.4g}   {e.decomposition_params[k]:.4g}")
-    for msg in [*e.warnings, *result.eps_path.messages]:
+    for msg in [*doc["warnings"], *("ε-path: " + m for m in result.eps_path.messages)]:
         print("warning:", msg)
     return 0
 

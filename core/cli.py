@@ -1,30 +1,127 @@
 """The headless command line: ``influence-lab SUBCOMMAND`` (or ``python app.py SUBCOMMAND``).
 
 Each subcommand shares the data / model / training options, runs the same ``core`` code the desktop app
-runs, shows a text progress bar on stderr and writes JSON. Bad options or files end with a one-line
-message and a non-zero exit status, never a traceback.
+runs, shows a text progress bar on stderr and writes JSON. Every option is checked before any computation
+(values, conflicts, output paths, and the size limits of core.limits); a refusal is one line on stderr that
+names the problem and the fix, never a traceback.
+
+Exit status (docs/limits.md):
+- 0: done (warnings, if any, are lines ``influence-lab CMD: warning: …`` on stderr and a ``warnings`` list in
+  the JSON);
+- 2: refused — a bad option, option combination, file or output path, or a problem beyond core.limits;
+- 3: the computation ran but training diverged (the loss became huge or not finite): ``train`` still writes
+  its output with the last finite θ and ``"diverged": true``; the other subcommands stop there;
+- 70: an internal error (a bug: please report it; ``INFLUENCE_LAB_DEBUG=1`` shows the traceback);
+- 130: interrupted (Ctrl-C).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
+import os
 import sys
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
 from core.atomic import atomic_write_text
-from core.data import PRESETS, DataError, load_points, make_preset
+from core.data import PRESETS, DataError, load_points, make_preset, standardize
+from core.limits import (
+    MAX_DEGREE,
+    MAX_HIDDEN_LAYERS,
+    MAX_POINTS,
+    MAX_STEPS,
+    MAX_WIDTH,
+    MIN_POINTS,
+    check_problem_size,
+)
 from core.model import ACTIVATIONS
-from core.problem import DEFAULT_WEIGHT_DECAY_LINEAR, DEFAULT_WEIGHT_DECAY_MLP, Problem, make_model
+from core.problem import (
+    DEFAULT_WEIGHT_DECAY_LINEAR,
+    DEFAULT_WEIGHT_DECAY_MLP,
+    Problem,
+    make_model,
+    problem_warnings,
+)
 from core.progress import Progress, drive
 from core.train import OPTIMIZERS, TrainConfig
+
+EXIT_REFUSED = 2
+EXIT_DIVERGED = 3
+EXIT_INTERNAL = 70
+EXIT_INTERRUPTED = 130
 
 
 class CliError(Exception):
     """A user error: printed as one line, exit status 2."""
+
+    exit_status = EXIT_REFUSED
+
+
+class DivergedError(CliError):
+    """Training diverged: printed as one line, exit status 3."""
+
+    exit_status = EXIT_DIVERGED
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse with one-line errors: ``influence-lab train: error: … (see influence-lab train --help)``."""
+
+    def error(self, message: str):
+        self.exit(EXIT_REFUSED, f"{self.prog}: error: {one_line(message)} (see {self.prog} --help)\n")
+
+
+def one_line(text) -> str:
+    return " ".join(str(text).split())
+
+
+# --------------------------------------------------------------------------------------------------
+# option checks (each message names the option, the problem and the fix)
+# --------------------------------------------------------------------------------------------------
+
+
+def _show(value) -> str:
+    return repr(value) if isinstance(value, str) else f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def check_int(value, option: str, meaning: str, lo: int, hi: int | None = None) -> None:
+    """Refuse an integer option outside [lo, hi] (None: no upper bound); None (not given) passes."""
+    if value is None:
+        return
+    if value < lo or (hi is not None and value > hi):
+        rng = f"from {lo:,} to {hi:,}" if hi is not None else f"≥ {lo:,}"
+        raise CliError(f"{option} {value}: {meaning} must be a whole number {rng}")
+
+
+def check_float(
+    value, option: str, meaning: str, lo: float | None = None, strict: bool = False, hi: float | None = None
+) -> None:
+    """Refuse a float option that is not finite, below lo (or equal with ``strict``) or above hi."""
+    if value is None:
+        return
+    ok = math.isfinite(value) and (lo is None or value > lo or (value == lo and not strict))
+    ok = ok and (hi is None or value <= hi)
+    if not ok:
+        parts = ["a finite number"]
+        if lo is not None:
+            parts.append(f"{'>' if strict else '≥'} {lo:g}")
+        if hi is not None:
+            parts.append(f"≤ {hi:g}")
+        raise CliError(f"{option} {_show(value)}: {meaning} must be {' '.join(parts)}")
+
+
+def check_ints(values, option: str, meaning: str, lo: int, hi: int | None = None, most: int = 10_000) -> None:
+    """Refuse a list option with too many entries or an entry outside [lo, hi]."""
+    if values is None:
+        return
+    if len(values) > most:
+        raise CliError(f"{option}: {len(values):,} values; give at most {most:,}")
+    for v in values:
+        check_int(v, option, meaning, lo, hi)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -40,19 +137,36 @@ def add_problem_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--n", type=int, default=None, help="number of points of a preset (default 20)")
     g.add_argument("--noise", type=float, default=None, help="noise std of a preset (default 0.1)")
     g.add_argument("--data-seed", type=int, default=None, help="seed of a preset's points")
+    g.add_argument(
+        "--standardize",
+        action="store_true",
+        help="fit and report in standardised units: x → (x − mean)/std, y → (y − mean)/std (docs/limits.md)",
+    )
     g = p.add_argument_group("model")
     g.add_argument("--model", choices=("mlp", "linear"), default="mlp", help="MLP or linear features")
     g.add_argument(
-        "--hidden", type=int, nargs="+", default=[3], metavar="H", help="hidden widths (default 3)"
+        "--hidden",
+        type=int,
+        nargs="+",
+        default=None,
+        metavar="H",
+        help=f"MLP hidden widths (default 3; at most {MAX_HIDDEN_LAYERS} layers of width ≤ {MAX_WIDTH:,})",
     )
-    g.add_argument("--activation", choices=ACTIVATIONS, default="tanh")
-    g.add_argument("--degree", type=int, default=1, help="linear model: features (1, x, …, x^degree)")
+    g.add_argument("--activation", choices=ACTIVATIONS, default=None, help="MLP activation (default tanh)")
+    g.add_argument(
+        "--degree",
+        type=int,
+        default=None,
+        help=f"linear model: features (1, x, …, x^degree) (default 1, at most {MAX_DEGREE})",
+    )
     g = p.add_argument_group("training")
     g.add_argument("--seed", type=int, default=0, help="initialisation seed of θ_0 (default 0)")
     g.add_argument("--optimizer", choices=OPTIMIZERS, default="gd")
     g.add_argument("--lr", type=float, default=0.1, help="learning rate η (default 0.1)")
     g.add_argument("--steps", type=int, default=2000, help="training steps T (default 2000)")
-    g.add_argument("--batch-size", type=int, default=None, help="SGD mini-batch size")
+    g.add_argument(
+        "--batch-size", type=int, default=None, help="SGD mini-batch size (--optimizer sgd; ≥ n: full batch)"
+    )
     g.add_argument(
         "--weight-decay",
         type=float,
@@ -75,7 +189,59 @@ def add_problem_options(p: argparse.ArgumentParser) -> None:
     )
 
 
-def problem_from_args(args: argparse.Namespace) -> Problem:
+def check_problem_args(args: argparse.Namespace) -> None:
+    """Check the shared data / model / training options and their combinations (CliError names the fix)."""
+    if args.data:
+        given = [
+            o
+            for o, v in (("--n", args.n), ("--noise", args.noise), ("--data-seed", args.data_seed))
+            if v is not None
+        ]
+        if given:
+            raise CliError(
+                f"{', '.join(given)} shape{'s' if len(given) == 1 else ''} a preset's points, but --data gives the "
+                f"points from a file: drop {', '.join(given)} or use --preset"
+            )
+    check_int(args.n, "--n", "the number of points", MIN_POINTS, MAX_POINTS)
+    check_float(args.noise, "--noise", "the noise standard deviation", 0.0)
+    check_int(args.data_seed, "--data-seed", "the data seed", 0)
+    if args.model == "linear":
+        given = [
+            o for o, v in (("--hidden", args.hidden), ("--activation", args.activation)) if v is not None
+        ]
+        if given:
+            raise CliError(
+                f"{' and '.join(given)} describe{'s' if len(given) == 1 else ''} an MLP, but --model linear has "
+                "the features (1, x, …, x^degree): drop it, or use --model mlp"
+            )
+        check_int(args.degree, "--degree", "the polynomial degree", 0, MAX_DEGREE)
+    else:
+        if args.degree is not None:
+            raise CliError("--degree sets a linear model's features: add --model linear, or drop --degree")
+        if args.hidden is not None:
+            if len(args.hidden) > MAX_HIDDEN_LAYERS:
+                raise CliError(
+                    f"--hidden: {len(args.hidden)} hidden layers; give at most {MAX_HIDDEN_LAYERS} widths"
+                )
+            check_ints(args.hidden, "--hidden", "every hidden width (positive)", 1, MAX_WIDTH)
+    check_int(args.seed, "--seed", "the initialisation seed", 0)
+    check_float(args.lr, "--lr", "the learning rate η", 0.0, strict=True)
+    check_int(args.steps, "--steps", "the number of training steps", 0, MAX_STEPS)
+    check_float(args.weight_decay, "--weight-decay", "the weight decay κ", 0.0)
+    if args.batch_size is not None:
+        if args.optimizer != "sgd":
+            raise CliError(
+                f"--batch-size is the mini-batch of --optimizer sgd, but the optimiser is {args.optimizer}: add "
+                "--optimizer sgd, or drop --batch-size"
+            )
+        check_int(args.batch_size, "--batch-size", "the mini-batch size", 1)
+
+
+def problem_from_args(args: argparse.Namespace, feature: str | None = "train", **size) -> Problem:
+    """The Problem the shared options describe, after :func:`check_problem_args`; ``feature`` (a key of
+    core.limits.FEATURES, None: no check) and ``size`` (batch / inputs / hessian overrides) are checked
+    against the size limits. Data warnings (magnitudes, weights) are printed to stderr."""
+    check_problem_args(args)
     if args.data:
         data = load_points(args.data)
     else:
@@ -83,8 +249,16 @@ def problem_from_args(args: argparse.Namespace) -> Problem:
             k: v for k, v in (("n", args.n), ("noise", args.noise), ("seed", args.data_seed)) if v is not None
         }
         data = make_preset(args.preset or "teacher", **kwargs)
+    scaling = None
+    if getattr(args, "standardize", False):
+        data, scaling = standardize(data)
     try:
-        model = make_model(args.model, tuple(args.hidden), args.activation, args.degree)
+        model = make_model(
+            args.model,
+            tuple(args.hidden) if args.hidden is not None else (3,),
+            args.activation or "tanh",
+            1 if args.degree is None else args.degree,
+        )
     except ValueError as exc:
         raise CliError(str(exc)) from None
     kappa = args.weight_decay
@@ -102,7 +276,44 @@ def problem_from_args(args: argparse.Namespace) -> Problem:
         config.validate()
     except ValueError as exc:
         raise CliError(str(exc)) from None
-    return Problem(data=data, model=model, config=config, init_seed=args.seed, converge=args.converge)
+    problem = Problem(
+        data=data,
+        model=model,
+        config=config,
+        init_seed=args.seed,
+        converge=args.converge,
+        standardization=scaling,
+    )
+    if feature is not None:
+        check_problem_size(problem, feature, **size)
+    for msg in problem_warnings(problem):
+        warn(args, msg)
+    return problem
+
+
+#: Warnings waiting for the computation to start (so that a refusal stays a single line on stderr).
+_PENDING: list[str] = []
+
+
+def warn(args: argparse.Namespace, message: str) -> None:
+    """A warning line ``influence-lab CMD: warning: …`` on stderr, printed when the computation starts
+    (:func:`run_with_progress`); dropped if the command is refused before that."""
+    _PENDING.append(f"influence-lab {args.command}: warning: {one_line(message)}")
+
+
+def flush_warnings() -> None:
+    for line in _PENDING:
+        print(line, file=sys.stderr)
+    _PENDING.clear()
+
+
+def diverged_message(problem: Problem, message: str) -> str:
+    """A divergence message, with the data-scale hint when the data's magnitudes are unusual."""
+    from core.data import scale_warnings
+
+    if scale_warnings(problem.data) and problem.standardization is None:
+        message += " or standardise the data (--standardize)"
+    return message
 
 
 # --------------------------------------------------------------------------------------------------
@@ -137,6 +348,7 @@ class ProgressBar:
 
 
 def run_with_progress(gen, quiet: bool = False):
+    flush_warnings()
     bar = ProgressBar(enabled=False if quiet else None)
     try:
         return drive(gen, bar)
@@ -170,7 +382,54 @@ def write_json(doc: dict, path: str | None, force: bool = False) -> None:
     target = Path(path)
     if target.exists() and not force:
         raise CliError(f"{path} exists; pass --force to overwrite it")
-    atomic_write_text(target, text + "\n")
+    write_text_file(target, text + "\n")
+
+
+def write_text_file(path, text: str) -> None:
+    """Write an output file atomically; an OSError becomes a CliError naming the file."""
+    try:
+        atomic_write_text(Path(path), text)
+    except OSError as exc:
+        raise CliError(f"{path}: cannot be written ({exc.strerror or exc}); choose another path") from None
+
+
+def check_output_paths(args: argparse.Namespace, *dests: str) -> None:
+    """Refuse unusable output paths before computing anything: an existing file without --force, a folder, a
+    missing parent folder, two outputs to the same file, two outputs to stdout ('-'), and '-' where only a
+    file will do (--npz)."""
+    seen: dict[str, str] = {}
+    for dest in dests:
+        path = getattr(args, dest, None)
+        if path is None:
+            continue
+        option = "--" + dest.replace("_", "-")
+        if path == "-":
+            if dest == "npz":
+                raise CliError(
+                    "--npz - : NumPy archives are binary and cannot go to stdout; give a file name"
+                )
+            if "-" in seen:
+                raise CliError(
+                    f"{seen['-']} and {option} cannot both go to stdout ('-'); write one of them to a file"
+                )
+            seen["-"] = option
+            continue
+        if not path.strip():
+            raise CliError(f"{option} needs a file name")
+        target = Path(path)
+        if target.is_dir():
+            raise CliError(f"{option} {path} is a folder; give a file name inside it")
+        if target.exists() and not args.force:
+            raise CliError(f"{path} exists; pass --force to overwrite it")
+        parent = target.parent
+        if not parent.is_dir():
+            raise CliError(
+                f"{option} {path}: the folder {parent} does not exist; create it or choose another path"
+            )
+        key = str(target.resolve())
+        if key in seen:
+            raise CliError(f"{seen[key]} and {option} name the same file {path}; give them different names")
+        seen[key] = option
 
 
 def add_output_options(p: argparse.ArgumentParser) -> None:
@@ -185,12 +444,17 @@ def add_output_options(p: argparse.ArgumentParser) -> None:
 
 
 def problem_summary(problem: Problem) -> dict:
+    """The data, model and training settings of every subcommand's JSON. ``data.warnings`` lists what
+    core.problem.problem_warnings says about the data (magnitudes, weights); ``data.standardization`` the
+    affine map of --standardize (x and y are then in standardised units), or null."""
     return {
         "data": {
             "x": problem.data.x,
             "y": problem.data.y,
             "weight": problem.data.weight,
             "name": problem.data.name,
+            "standardization": problem.standardization,
+            "warnings": problem_warnings(problem),
         },
         "model": problem.model.describe(),
         "training_config": {
@@ -207,7 +471,8 @@ def problem_summary(problem: Problem) -> dict:
 def cmd_train(args: argparse.Namespace) -> int:
     from core.problem import fit_problem
 
-    problem = problem_from_args(args)
+    check_output_paths(args, "json")
+    problem = problem_from_args(args, "train")
     f = run_with_progress(fit_problem(problem), args.quiet)
     doc = problem_summary(problem)
     doc["training"] = {
@@ -230,6 +495,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         "converged": f.converged,
         "weight_decay": problem.kappa,
         "hessian_min_eigenvalues": f.polish.min_eigenvalues[0] if f.polish is not None else None,
+        "diverged": bool(f.training.diverged.any()),
+        "diverged_at": int(f.training.diverged_at[0]) if f.training.diverged.any() else None,
         "message": f.message,
     }
     if args.json:
@@ -239,6 +506,9 @@ def cmd_train(args: argparse.Namespace) -> int:
         print(f"{problem.data.name or 'data'}: n = {problem.data.n}, model {problem.model.describe()}")
         print(f"loss {t['loss']:.6g}, ‖∇L‖ {t['grad_norm']:.3g}, converged {t['converged']}")
         print(f.message)
+    if f.training.diverged.any():
+        # the output above holds the last finite θ; the exit status says the run is not to be trusted
+        raise DivergedError(diverged_message(problem, f.training.message))
     return 0
 
 
@@ -261,7 +531,7 @@ register("train", "train the model on the data and report θ̂ (JSON with --json
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = ArgumentParser(
         prog="influence-lab",
         description=(
             "Influence Lab: what influence functions really compute, for 1D regression with small MLPs. "
@@ -285,15 +555,71 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     return build_parser().parse_args(argv)
 
 
+#: Subcommands that take the top-level --delete J (given before the subcommand name).
+DELETING = ("analyze", "schedules", "unlearn")
+
+
+def check_global_options(args: argparse.Namespace) -> None:
+    """Refuse the desktop app's options with a subcommand (they would be silently ignored)."""
+    given = [
+        o
+        for o, v in (("--screenshot", args.screenshot), ("--session", args.session), ("--panel", args.panel))
+        if v is not None
+    ]
+    if given:
+        raise CliError(
+            f"{', '.join(given)} {'is an option' if len(given) == 1 else 'are options'} of the desktop app, not of "
+            f"the {args.command} subcommand: drop {'it' if len(given) == 1 else 'them'}, or run without a subcommand"
+        )
+    if args.command not in DELETING and getattr(args, "delete", None) is not None:
+        raise CliError(
+            f"--delete does not apply to {args.command}: drop it (it applies to {', '.join(DELETING)})"
+        )
+
+
+def _error_text(exc: BaseException) -> str:
+    if isinstance(exc, OSError) and exc.strerror and exc.filename:
+        return f"{exc.filename}: {exc.strerror}"
+    return one_line(exc) or type(exc).__name__
+
+
 def run_cli(args: argparse.Namespace) -> int:
+    """Run a parsed subcommand; map every outcome to an exit status (module docstring) and one stderr line.
+
+    numpy's floating-point warnings are silenced here: every non-finite or diverging result is detected and
+    reported explicitly, in one line, instead of as numpy's multi-line RuntimeWarnings."""
+    cmd = args.command
+    _PENDING.clear()
     try:
-        return SUBCOMMANDS[args.command][2](args)
-    except (CliError, DataError, ValueError, OSError) as exc:
-        print(f"influence-lab {args.command}: error: {exc}", file=sys.stderr)
-        return 2
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            check_global_options(args)
+            return SUBCOMMANDS[cmd][2](args)
+    except CliError as exc:
+        print(f"influence-lab {cmd}: error: {_error_text(exc)}", file=sys.stderr)
+        return exc.exit_status
+    except (DataError, ValueError, OSError) as exc:  # DataError, SessionError, LimitError are ValueErrors
+        print(f"influence-lab {cmd}: error: {_error_text(exc)}", file=sys.stderr)
+        return EXIT_REFUSED
+    except MemoryError:
+        print(
+            f"influence-lab {cmd}: error: out of memory: the problem is too large for this machine; use fewer "
+            "points, a smaller model or smaller budgets",
+            file=sys.stderr,
+        )
+        return EXIT_REFUSED
     except KeyboardInterrupt:
-        print(f"influence-lab {args.command}: interrupted", file=sys.stderr)
-        return 130
+        print(f"influence-lab {cmd}: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except Exception as exc:
+        if os.environ.get("INFLUENCE_LAB_DEBUG"):
+            raise
+        print(
+            f"influence-lab {cmd}: internal error: {type(exc).__name__}: {_error_text(exc)} — this is a bug, "
+            "please report it (INFLUENCE_LAB_DEBUG=1 shows the traceback)",
+            file=sys.stderr,
+        )
+        return EXIT_INTERNAL
 
 
 def _load_subcommands() -> None:

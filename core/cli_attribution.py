@@ -14,11 +14,9 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 import numpy as np
 
-from core.atomic import atomic_write_text
 from core.attribution import (
     DEFAULT_DAMPING,
     METHODS,
@@ -26,20 +24,38 @@ from core.attribution import (
     Query,
     ShapleyConfig,
     attribution_table,
+    default_tracin_every,
     resolve_methods,
     split_validation,
     teacher_validation,
 )
 from core.cli import (
     CliError,
+    DivergedError,
     add_output_options,
     add_problem_options,
+    check_float,
+    check_int,
+    check_output_paths,
+    diverged_message,
     problem_from_args,
     problem_summary,
     register,
     run_with_progress,
     write_json,
+    write_text_file,
 )
+from core.limits import MAX_STEPS, check_elements, check_problem_size
+from core.problem import fit_problem
+from core.progress import scaled
+
+#: Upper bounds of the Monte-Carlo budgets (typo guards; docs/limits.md).
+MAX_PERMUTATIONS = 1_000_000
+MAX_CHAINS = 1_000
+#: Methods that hold all n leave-one-out models at once on 2n inputs (core.limits feature "attribute").
+_BATCHED = ("loo_cold", "loo_warm", "pbrf")
+#: Methods that need no exact Hessian (with --early-stopped).
+_NO_HESSIAN = ("tracin", "shapley", "loo_cold")
 
 
 def add_attribute_args(p: argparse.ArgumentParser) -> None:
@@ -105,11 +121,27 @@ def add_attribute_args(p: argparse.ArgumentParser) -> None:
 
 
 def _check_outputs(args) -> None:
-    for path in (args.csv, args.json):
-        if path not in (None, "-") and Path(path).exists() and not args.force:
-            raise CliError(f"{path} exists; pass --force to overwrite it")
-    if args.csv == "-" and args.json == "-":
-        raise CliError("--csv and --json cannot both go to stdout")
+    check_output_paths(args, "csv", "json")
+
+
+def _check_options(args) -> None:
+    """Every attribution option's value, before any computation (CliError names the option and the fix)."""
+    check_float(args.damping, "--damping", "the damping λ", 0.0)
+    check_int(args.val_seed, "--val-seed", "the validation seed", 0)
+    check_int(args.mc_seed, "--mc-seed", "the Monte-Carlo seed", 0)
+    check_int(args.permutations, "--permutations", "the Shapley permutation budget", 1, MAX_PERMUTATIONS)
+    check_int(args.min_permutations, "--min-permutations", "the minimum number of permutations", 1)
+    check_float(args.shapley_tol, "--shapley-tol", "the Shapley convergence tolerance", 0.0)
+    check_float(args.truncation_tol, "--truncation-tol", "the truncation tolerance", 0.0)
+    check_int(args.shapley_steps, "--shapley-steps", "the training steps per utility", 0, MAX_STEPS)
+    check_int(args.chains, "--chains", "the number of SGLD chains", 1, MAX_CHAINS)
+    check_float(args.bif_beta, "--bif-beta", "the inverse temperature β", 0.0, strict=True)
+    check_float(args.bif_gamma, "--bif-gamma", "the localisation γ", 0.0)
+    check_int(args.bif_steps, "--bif-steps", "the SGLD steps per chain", 1, MAX_STEPS)
+    check_int(args.bif_burn_in, "--bif-burn-in", "the burn-in", 0, MAX_STEPS)
+    check_int(args.bif_thin, "--bif-thin", "the thinning (keep every k-th draw, so thin)", 1, MAX_STEPS)
+    check_float(args.bif_step_size, "--bif-step-size", "the SGLD step size", 0.0, strict=True)
+    check_int(args.tracin_every, "--tracin-every", "the TracIn checkpoint spacing", 1, MAX_STEPS)
 
 
 def _query(args, n_train: int, keep: np.ndarray | None, validation):
@@ -156,20 +188,43 @@ def _configs(args):
         bif.validate()
     except ValueError as exc:
         raise CliError(str(exc)) from None
-    if args.tracin_every is not None and args.tracin_every < 1:
-        raise CliError("--tracin-every must be ≥ 1")
-    if not (np.isfinite(args.damping) and args.damping >= 0):
-        raise CliError(f"--damping must be ≥ 0, got {args.damping}")
     return shap, bif
+
+
+def _check_size(problem, methods, args) -> None:
+    """core.limits for the chosen methods: all n LOO models at once on 2n inputs for the batched methods,
+    otherwise n models (Newton, IF) or the Monte-Carlo batches; TracIn's checkpoints."""
+    n = problem.data.n
+    hessian = problem.converge or not set(methods) <= set(_NO_HESSIAN)
+    if set(methods) & set(_BATCHED):
+        check_problem_size(problem, "attribute", hessian=hessian)
+    else:
+        batch = max(n, args.chains if "bif" in methods else 1, 400 if "shapley" in methods else 1)
+        check_problem_size(problem, "attribute", batch=batch, inputs=n, hessian=hessian)
+    if "tracin" in methods:
+        every = args.tracin_every or default_tracin_every(problem.config.steps)
+        check_elements(
+            (problem.config.steps // every + 1) * problem.model.n_params * 2,
+            "TracIn's checkpoints",
+            "Raise --tracin-every",
+        )
 
 
 def cmd_attribute(args: argparse.Namespace) -> int:
     _check_outputs(args)
-    problem = problem_from_args(args)
+    _check_options(args)
+    problem = problem_from_args(args, feature=None)
     try:
         methods = resolve_methods(args.methods, problem.model)
     except ValueError as exc:
         raise CliError(str(exc)) from None
+    if "pbrf" in methods and not args.damping > 0:
+        raise CliError(f"--damping {args.damping:g}: the PBRF needs damping λ > 0; e.g. --damping 1e-3")
+    if not (problem.weights() > 0).any():
+        raise CliError(
+            "no points left: every point has weight 0, so there is nothing to attribute; give some points a "
+            "weight > 0"
+        )
     shap, bif = _configs(args)
     full = problem.data
     keep = None
@@ -191,24 +246,46 @@ def cmd_attribute(args: argparse.Namespace) -> int:
             )
         validation = teacher_validation(full)
     query = _query(args, problem.data.n, keep, validation)
-    gen = attribution_table(
-        problem,
-        methods=methods,
-        query=query,
-        damping=args.damping,
-        validation=validation,
-        shapley=shap,
-        bif=bif,
-        tracin_every=args.tracin_every,
-        point_ids=keep,
-    )
-    table = run_with_progress(gen, args.quiet)
+    _check_size(problem, methods, args)
+
+    def pipeline():
+        # the fit first, so that a diverged training stops here (exit 3) instead of feeding every column
+        every = args.tracin_every or default_tracin_every(problem.config.steps)
+        fit = yield from scaled(
+            fit_problem(problem, checkpoint_every=every if "tracin" in methods else 0),
+            0.0,
+            0.05,
+            1.0,
+            "fit: ",
+        )
+        if fit.training.diverged.any():
+            raise DivergedError(diverged_message(problem, fit.training.message))
+        table = yield from scaled(
+            attribution_table(
+                problem,
+                fit=fit,
+                methods=methods,
+                query=query,
+                damping=args.damping,
+                validation=validation,
+                shapley=shap,
+                bif=bif,
+                tracin_every=args.tracin_every,
+                point_ids=keep,
+            ),
+            0.05,
+            1.0,
+            1.0,
+        )
+        return table
+
+    table = run_with_progress(pipeline(), args.quiet)
     if args.csv:
         text = table.to_csv_text()
         if args.csv == "-":
             sys.stdout.write(text)
         else:
-            atomic_write_text(args.csv, text)
+            write_text_file(args.csv, text)
     if args.json:
         doc = problem_summary(problem)
         doc["validation"] = None if validation is None else validation.source

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import math
 import time
 from pathlib import Path
 
@@ -27,8 +28,15 @@ from core import schedules as sch
 from core.atomic import atomic_write_bytes
 from core.cli import (
     CliError,
+    DivergedError,
     add_output_options,
     add_problem_options,
+    check_float,
+    check_int,
+    check_ints,
+    check_output_paths,
+    check_problem_args,
+    diverged_message,
     problem_from_args,
     problem_summary,
     register,
@@ -36,9 +44,20 @@ from core.cli import (
     to_jsonable,
     write_json,
 )
+from core.limits import MAX_STEPS, check_elements, check_problem_size
 from core.model import LinearFeatures
+from core.problem import deletion_error
 from core.progress import Progress, scaled
 from core.unlearn import unlearn
+
+#: Upper bounds of the dynamics options (docs/limits.md): scan grid sizes, snapshots, the vector-field grid,
+#: the number of initial points θ_0, of rewind depths / budgets and of noise draws.
+MAX_SCAN = 1_001
+MAX_SNAPSHOTS = 100_000
+MAX_GRID = 1_001
+MAX_THETA0 = 1_000
+MAX_LIST = 1_000
+MAX_DRAWS = 100_000
 
 # --------------------------------------------------------------------------------------------------
 # shared helpers
@@ -60,18 +79,22 @@ def _add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--npz", metavar="OUT", default=None, help="write the trajectories as a NumPy .npz file")
 
 
-def _check_delete(j, n: int, default: int) -> int:
+def _check_delete(j, n: int, default: int, problem=None) -> int:
+    """The deleted point (``default`` when not given); with a problem, core.problem.deletion_error's rules
+    (weight already 0, no points left, …) apply too."""
     j = default if j is None else j
+    if problem is not None:
+        msg = deletion_error(problem, int(j))
+        if msg is not None:
+            raise CliError(msg)
     if not 0 <= j < n:
         raise CliError(f"--delete {j} is out of range: the data have {n} points (indices 0..{n - 1})")
     return int(j)
 
 
 def _check_outputs(args) -> None:
-    """Refuse existing outputs before computing (not after a long run)."""
-    for path in (args.json, args.npz):
-        if path not in (None, "-") and Path(path).exists() and not args.force:
-            raise CliError(f"{path} exists; pass --force to overwrite it")
+    """Refuse unusable outputs before computing (not after a long run)."""
+    check_output_paths(args, "json", "npz")
 
 
 def write_npz(arrays: dict, path: str, force: bool = False) -> None:
@@ -87,12 +110,19 @@ def write_npz(arrays: dict, path: str, force: bool = False) -> None:
         clean[k] = a
     buf = io.BytesIO()
     np.savez(buf, **clean)
-    atomic_write_bytes(target, buf.getvalue())
+    try:
+        atomic_write_bytes(target, buf.getvalue())
+    except OSError as exc:
+        raise CliError(f"{path}: cannot be written ({exc.strerror or exc}); choose another path") from None
 
 
 def _theta0s(args, model, default_seed: int, default_points=None) -> np.ndarray:
     d = model.n_params
     if args.theta0:
+        if len(args.theta0) > MAX_THETA0:
+            raise CliError(
+                f"--theta0 given {len(args.theta0)} times; give at most {MAX_THETA0} initial points"
+            )
         pts = []
         for text in args.theta0:
             try:
@@ -182,7 +212,16 @@ def _flow_times(
     lr = default_lr if args.eta is None else args.eta
     if not (np.isfinite(lr) and lr > 0):
         raise CliError(f"--eta must be a positive number, got {lr}")
+    check_float(args.T, "--T", "the horizon T", 0.0, strict=True)
+    check_float(args.s, "--s-time", "the deletion time s", 0.0)
     T = default_T if args.T is None else args.T
+    if not (np.isfinite(T) and T > 0):
+        raise CliError(f"the horizon T = steps·η = {T:g} must be > 0: give --T, or --steps ≥ 1")
+    if T / lr > MAX_STEPS:
+        raise CliError(
+            f"T / η = {T:g} / {lr:g} = {T / lr:,.0f} flow steps; at most {MAX_STEPS:,} are supported: "
+            "lower --T or raise --eta"
+        )
     steps, T_grid = sch.step_grid(lr, T)
     if steps < 1 or abs(T_grid - T) > 1e-9 * max(1.0, abs(T)):
         raise CliError(f"--T {T:g} must be a positive whole number of flow steps η = {lr:g}")
@@ -254,16 +293,39 @@ def _schedules_npz(ana: sch.ScheduleAnalysis) -> dict:
     return out
 
 
+#: shared options that --linear-phase ignores (it has its own data and model): refused when given
+_LINEAR_PHASE_IGNORES = (
+    ("n", "--n"),
+    ("noise", "--noise"),
+    ("data_seed", "--data-seed"),
+    ("hidden", "--hidden"),
+    ("activation", "--activation"),
+    ("degree", "--degree"),
+    ("batch_size", "--batch-size"),
+)
+
+
 def cmd_schedules(args: argparse.Namespace) -> int:
     _check_outputs(args)
-    if args.scan < 0 or args.snapshots < 1 or args.grid < 2:
-        raise CliError("--scan must be ≥ 0, --snapshots ≥ 1 and --grid ≥ 2")
+    check_int(args.scan, "--scan", "the grid size of the scans (0: none)", 0, MAX_SCAN)
+    check_int(args.snapshots, "--snapshots", "the number of trajectory snapshots", 1, MAX_SNAPSHOTS)
+    check_int(args.grid, "--grid", "the vector-field grid size", 2, MAX_GRID)
+    check_ints(args.theta0_seeds, "--theta0-seeds", "every seed", 0, most=MAX_THETA0)
+    check_float(args.eta, "--eta", "the flow step η", 0.0, strict=True)
     j_arg = getattr(args, "delete", None)
     start = time.perf_counter()
     npz_extra: dict = {}
     if args.linear_phase:
         if args.data or args.preset:
             raise CliError("--linear-phase uses its own data (the notes' Figure 4); drop --data / --preset")
+        check_problem_args(args)
+        ignored = [o for dest, o in _LINEAR_PHASE_IGNORES if getattr(args, dest, None) is not None]
+        ignored += ["--model linear"] if args.model != "mlp" else []
+        ignored += ["--standardize"] if args.standardize else []
+        if ignored:
+            raise CliError(
+                f"--linear-phase uses the notes' Figure-4 data and linear model: drop {', '.join(ignored)}"
+            )
         data = sch.figure4_dataset()
         j = _check_delete(j_arg, data.n, sch.FIG4_J)
         s, T, lr, steps = _flow_times(args, sch.FIG4_S, sch.FIG4_T, sch.FIG4_LR)
@@ -306,7 +368,7 @@ def cmd_schedules(args: argparse.Namespace) -> int:
             "data_y": data.y,
         }
     else:
-        problem = problem_from_args(args)
+        problem = problem_from_args(args, feature=None)
         x, y, w, model, kappa = (
             problem.data.x,
             problem.data.y,
@@ -314,7 +376,7 @@ def cmd_schedules(args: argparse.Namespace) -> int:
             problem.model,
             problem.kappa,
         )
-        j = _check_delete(j_arg, problem.data.n, 0)
+        j = _check_delete(j_arg, problem.data.n, 0, problem)
         T_default = problem.config.steps * (problem.config.lr if args.eta is None else args.eta)
         s_default = T_default / 4 if args.T is None else args.T / 4
         s, T, lr, steps = _flow_times(args, s_default, T_default, problem.config.lr)
@@ -327,6 +389,14 @@ def cmd_schedules(args: argparse.Namespace) -> int:
         scheds = _schedule_list(args, s, T, lr, default)
         theta0s = _theta0s(args, model, problem.init_seed)
         every = max(1, steps // args.snapshots)
+        # one batched flow of (schedules + 2 scans) × θ_0s; snapshots of all of them are kept
+        flows = (len(scheds) + 2 * args.scan) * len(theta0s)
+        check_problem_size(problem, "schedules", batch=flows, hessian=not isinstance(model, LinearFeatures))
+        check_elements(
+            flows * (steps // every + 2) * model.n_params,
+            f"the snapshots of {flows:,} flows",
+            "Lower --snapshots, --scan or the number of θ_0",
+        )
 
         def pipeline():
             theta_hat = None
@@ -336,6 +406,8 @@ def cmd_schedules(args: argparse.Namespace) -> int:
                 from core.problem import fit_problem
 
                 fit = yield from scaled(fit_problem(problem), 0.0, 0.3, 1.0, "fit: ")
+                if fit.training.diverged.any():
+                    raise DivergedError(diverged_message(problem, fit.training.message))
                 theta_hat = fit.theta_hat
                 yield Progress(0.3, 1.0, "LOO minimiser")
                 target = sch.loo_target(model, theta_hat, x, y, w, kappa, j)
@@ -442,36 +514,67 @@ def _add_unlearn_args(p: argparse.ArgumentParser) -> None:
 
 def cmd_unlearn(args: argparse.Namespace) -> int:
     _check_outputs(args)
-    problem = problem_from_args(args)
-    if problem.config.optimizer != "gd":
+    if args.optimizer != "gd":
         raise CliError("unlearn compares full-batch gradient descent runs; use --optimizer gd")
+    check_int(args.steps, "--steps", "the training length T of unlearn", 1, MAX_STEPS)
+    check_ints(args.K, "--K", "every rewind depth K (at most --steps)", 1, args.steps, most=MAX_LIST)
+    check_ints(args.budget, "--budget", "every unlearning step budget", 0, MAX_STEPS, most=MAX_LIST)
+    check_float(args.noise_sigma, "--noise-sigma", "the noise σ", 0.0)
+    check_int(args.draws, "--draws", "the number of noise draws", 1, MAX_DRAWS)
+    check_int(args.noise_seed, "--noise-seed", "the noise seed", 0)
+    check_int(
+        args.record_every, "--record-every", "the curve resolution in steps (0: automatic)", 0, MAX_STEPS
+    )
+    problem = problem_from_args(args, feature=None)
     x, y, w, model, kappa = problem.data.x, problem.data.y, problem.weights(), problem.model, problem.kappa
-    j = _check_delete(getattr(args, "delete", None), problem.data.n, 0)
+    j = _check_delete(getattr(args, "delete", None), problem.data.n, 0, problem)
     T = problem.config.steps
     Ks = args.K or sorted({max(1, T // 10), max(1, T // 4), max(1, T // 2), T})
-    if args.draws < 1:
-        raise CliError(f"--draws must be ≥ 1, got {args.draws}")
-    start = time.perf_counter()
-    res = run_with_progress(
-        unlearn(
-            model,
-            problem.theta0(),
-            x,
-            y,
-            w,
-            kappa,
-            j,
-            problem.config.lr,
-            T,
-            Ks,
-            args.budget,
-            args.noise_sigma,
-            args.draws,
-            args.noise_seed,
-            args.record_every,
-        ),
-        args.quiet,
+    budgets = args.budget or Ks
+    d = model.n_params
+    check_problem_size(problem, "unlearn", batch=2 + len(Ks))
+    every = math.gcd(T, *[T - int(K) for K in Ks]) or T
+    check_elements(
+        (T // every + 1) * d,
+        f"the checkpoints every {every} steps of {T:,} steps",
+        "Use other --K or fewer --steps",
     )
+    horizon = max(max(budgets), max(Ks))
+    recorded = horizon // (args.record_every or max(1, horizon // 500)) + len(budgets) + len(Ks) + 2
+    check_elements(recorded * (2 + len(Ks)) * d, "the recorded unlearning paths", "Raise --record-every")
+    if args.noise_sigma > 0:
+        labels = 1 + len(budgets) * (1 + len(Ks))
+        check_elements(
+            labels * args.draws * max(d, problem.data.n),
+            f"the noise study ({labels} models × {args.draws:,} draws)",
+            "Lower --draws or give fewer --K / --budget",
+        )
+    start = time.perf_counter()
+    try:
+        res = run_with_progress(
+            unlearn(
+                model,
+                problem.theta0(),
+                x,
+                y,
+                w,
+                kappa,
+                j,
+                problem.config.lr,
+                T,
+                Ks,
+                args.budget,
+                args.noise_sigma,
+                args.draws,
+                args.noise_seed,
+                args.record_every,
+            ),
+            args.quiet,
+        )
+    except ValueError as exc:
+        if "diverged" in str(exc):  # core.unlearn: training on D or on D∖{z_j} diverged
+            raise DivergedError(diverged_message(problem, str(exc))) from None
+        raise
     doc = {"command": "unlearn"}
     doc.update(problem_summary(problem))
     doc.update(

@@ -39,13 +39,12 @@ from typing import Any, NoReturn
 import numpy as np
 
 from core.atomic import atomic_write_text
+from core.limits import MAX_POINTS, MIN_POINTS, SCALE_HIGH, SCALE_LOW
 
 #: Files larger than this are refused before reading.
 MAX_FILE_BYTES = 50 * 1024 * 1024
-#: Datasets with more points than this are refused (every analysis is at least O(n) models).
-MAX_POINTS = 100_000
-#: Fewer points than this make no regression problem (and no leave-one-out).
-MIN_POINTS = 2
+# MAX_POINTS: datasets with more points are refused (every analysis is at least O(n) models); MIN_POINTS: fewer
+# points make no regression problem (and no leave-one-out). Both live in core.limits with the other limits.
 
 JSON_FORMAT = "influence-lab-points"
 JSON_VERSION = 1
@@ -437,6 +436,91 @@ def duplicate_x_indices(ds: Dataset) -> list[tuple[int, ...]]:
 
 
 # ----------------------------------------------------------------------------------------------------
+# Magnitudes: warnings and standardisation (docs/limits.md, "Huge or tiny magnitudes")
+
+
+def _centre_and_spread(values: np.ndarray) -> tuple[float, float]:
+    """(mean, population standard deviation) of finite values without overflow for |v| up to 1.8e308."""
+    scale = float(np.max(np.abs(values))) if values.size else 0.0
+    if scale == 0.0:
+        return 0.0, 0.0
+    u = values / scale
+    return float(np.mean(u)) * scale, float(np.std(u)) * scale
+
+
+def scale_warnings(ds: Dataset) -> list[str]:
+    """Warnings for data whose magnitudes the defaults are not made for; empty for ordinary data.
+
+    Influence Lab does not rescale data silently: θ, losses, Hessians and influences are reported in the data's
+    own units (θ's layout is a public contract). The defaults (θ_0 ~ U(±1/√fan_in), η = 0.1, κ = 1e-3, the
+    gradient tolerance 1e-10) assume x and y of order 1, so:
+    - max |x| > SCALE_HIGH (1e4): tanh/sigmoid units saturate, the model sees a step function and the Hessian is
+      badly scaled;
+    - 0 < std(x) < SCALE_LOW (1e-4): the model sees almost a single input and fits little more than a constant;
+    - max |y| > SCALE_HIGH: the loss is of order y², gradient descent at the default η tends to diverge (then it
+      stops and says so) and the absolute tolerance 1e-10 means nothing at that scale;
+    - 0 < std(y) < SCALE_LOW: the signal is below the weight decay and the tolerance, every influence ≈ 0;
+    - all x equal, or all y equal: reported too (the fit is a constant; with constant y every residual and so
+      every influence is ≈ 0).
+    Each message names the fix: standardise (``standardize``, the CLI's ``--standardize``).
+    """
+    out = []
+    fix = "standardise the data (--standardize, or subtract the mean and divide by the standard deviation)"
+    for name, values in (("x", ds.x), ("y", ds.y)):
+        big = float(np.max(np.abs(values)))
+        _, spread = _centre_and_spread(values)
+        if spread == 0.0:
+            if name == "x":
+                out.append(f"every x equals {values[0]:.6g}: the model can only fit a constant")
+            else:
+                out.append(
+                    f"every y equals {values[0]:.6g}: the fit is that constant, the residuals vanish and every "
+                    "influence is ≈ 0"
+                )
+        elif big > SCALE_HIGH:
+            why = (
+                "tanh and sigmoid units saturate for |x| ≫ 1 and the Hessian is badly scaled"
+                if name == "x"
+                else "the loss is of order y², gradient descent at the default learning rate tends to diverge and "
+                "the gradient tolerance 1e-10 means nothing at this scale"
+            )
+            out.append(f"|{name}| reaches {big:.3g} (> {SCALE_HIGH:g}): {why}; {fix}")
+        elif spread < SCALE_LOW:
+            why = (
+                "the model sees almost a single input and fits little more than a constant"
+                if name == "x"
+                else "the signal is below the weight decay and the gradient tolerance, and every influence is ≈ 0"
+            )
+            out.append(
+                f"{name} varies by only {spread:.3g} (standard deviation < {SCALE_LOW:g}): {why}; {fix}"
+            )
+    return out
+
+
+def standardize(ds: Dataset) -> tuple[Dataset, dict]:
+    """x' = (x − mean x) / std x and y' = (y − mean y) / std y (population standard deviations), returning the
+    new Dataset and ``{"x_mean", "x_std", "y_mean", "y_std"}``. A constant column is only centred (its std is
+    reported as 1). Weights, labels, the name and the corrupted indices are kept; the teacher is dropped (it is
+    in the original units). Every result computed on the new data is in standardised units."""
+    out = {}
+    cols = {}
+    for name, values in (("x", ds.x), ("y", ds.y)):
+        mean, std = _centre_and_spread(values)
+        std = std if std > 0 else 1.0
+        cols[name] = (values - mean) / std
+        out[f"{name}_mean"], out[f"{name}_std"] = mean, std
+    new = Dataset(
+        x=cols["x"],
+        y=cols["y"],
+        weight=ds.weight.copy(),
+        label=None if ds.label is None else list(ds.label),
+        name=ds.name,
+        corrupted=ds.corrupted,
+    )
+    return new, out
+
+
+# ----------------------------------------------------------------------------------------------------
 # Presets
 
 PRESETS = ("teacher", "sine", "linear", "outliers")
@@ -711,7 +795,12 @@ def load_json(path: str | os.PathLike) -> Dataset:
             where, "the JSON is nested too deeply", 'A JSON points file looks like {"x": [...], "y": [...]}.'
         )
     except ValueError as exc:  # e.g. an integer literal with more than 4300 digits
-        _fail(where, f"invalid JSON ({exc})", "Fix the value.")
+        problem = (
+            "invalid JSON: a number has more than 4300 digits"
+            if "digits" in str(exc)
+            else f"invalid JSON ({exc})"
+        )
+        _fail(where, problem, "Fix the value.")
     return _dataset_from_json(document, where, default_name=path.stem)
 
 

@@ -29,6 +29,8 @@ class Problem:
     init_seed: int = 0
     #: polish θ^s with Newton/LM to ‖∇L‖ ≤ 1e-10 to get θ̂ (otherwise θ̂ = θ^s, early-stopped).
     converge: bool = True
+    #: the affine map the data went through (core.data.standardize: x_mean, x_std, y_mean, y_std), or None.
+    standardization: dict | None = None
 
     @property
     def kappa(self) -> float:
@@ -39,6 +41,57 @@ class Problem:
 
     def weights(self) -> np.ndarray:
         return np.asarray(self.data.weight, dtype=np.float64)
+
+
+def problem_warnings(problem: Problem) -> list[str]:
+    """What the user should know before trusting this problem's numbers (docs/limits.md): the data's magnitudes
+    (core.data.scale_warnings) and points whose weights leave (almost) nothing to fit."""
+    from core.data import scale_warnings
+
+    out = scale_warnings(problem.data)
+    w = problem.weights()
+    if not (w > 0).any():
+        out.append(
+            "every point has weight 0: the objective is only the weight decay (κ/2)‖θ‖², so θ̂ = 0"
+            + (" (κ > 0)" if problem.kappa > 0 else "; with κ = 0 every θ minimises it and θ̂ is just θ_0")
+        )
+    elif int((w > 0).sum()) == 1:
+        out.append("only one point has weight > 0: the model fits that single point")
+    return out
+
+
+def deletion_error(problem: Problem, j: int, option: str = "--delete") -> str | None:
+    """Why deleting point j of ``problem`` is refused, or None when it is well defined (docs/limits.md).
+
+    Refused: an index outside 0..n−1; a point whose weight is already 0 (deleting it changes nothing); data in
+    which no point has weight > 0 ("no points left"). Deleting the last point of positive weight is allowed with
+    weight decay κ > 0 (the deleted model then minimises (κ/2)‖θ‖² alone: θ = 0) and refused with κ = 0 (the
+    objective without it is identically 0, every θ minimises it and the deleted model is undefined).
+    """
+    n = problem.data.n
+    if not 0 <= j < n:
+        return (
+            f"{option} {j} is out of range: it is not a point index of the data, which have {n} points; use an "
+            f"index from 0 to {n - 1}"
+        )
+    w = problem.weights()
+    positive = w > 0
+    if not positive.any():
+        return (
+            "no points left: every point has weight 0, so there is nothing to delete; give some points a weight "
+            "> 0"
+        )
+    if not positive[j]:
+        return (
+            f"point {j} has weight 0: it is already deleted and deleting it changes nothing; choose a point with "
+            f"weight > 0 (e.g. {int(np.flatnonzero(positive)[0])})"
+        )
+    if positive.sum() == 1 and problem.kappa == 0:
+        return (
+            f"deleting point {j} leaves no point with weight > 0 and the weight decay is 0: the objective without "
+            "it is identically 0 and the deleted model is undefined; add weight decay (--weight-decay > 0)"
+        )
+    return None
 
 
 def default_problem() -> Problem:
