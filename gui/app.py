@@ -1,8 +1,12 @@
 """Start the desktop app: ``run_gui(args)`` (``python app.py`` without a subcommand).
 
-``--screenshot OUT.png``: open the window, train, apply ``--delete J`` (mark point J deleted, weight 0, and
-select it), wait until every worker has finished and the fit is current, save a grab of the window, exit 0.
-``--panel NAME`` raises a panel (``fit``, ``training``; later panels register more names).
+``--session FILE``: open a session file (points, model, settings, trained parameters, analysis, view) instead of
+the default problem; a bad file ends with a one-line message and exit status 2.
+``--screenshot OUT.png``: open the window, train (or restore the session), apply ``--delete J`` (mark point J
+deleted, weight 0, select it — which analyses its deletion), wait until every worker has finished (training, the
+ε-path, the estimates, the homotopy), save a grab of the window, exit 0.
+``--panel NAME`` raises a panel: ``fit``, ``training``, ``eps``, ``homotopy``, ``decomposition``.
+Preferences (geometry, recent files, last-used settings) are read and written only in interactive runs.
 """
 
 from __future__ import annotations
@@ -34,10 +38,10 @@ def configure_torch() -> None:
 class ScreenshotDriver:
     """Drives a --screenshot run: wait for training, apply the deletion, wait again, grab, quit."""
 
-    def __init__(self, window, app, out: str, delete: int | None):
+    def __init__(self, window, app, out: str, delete: int | None, panel: str | None = None):
         from PySide6.QtCore import QTimer
 
-        self.window, self.app, self.out, self.delete = window, app, out, delete
+        self.window, self.app, self.out, self.delete, self.panel = window, app, out, delete, panel
         self.status = 1
         self.started = time.monotonic()
         self.quiet_since: float | None = None
@@ -48,7 +52,7 @@ class ScreenshotDriver:
 
     def _ready(self) -> bool:
         w = self.window
-        return w.is_idle() and w.state.fit_is_current()
+        return w.is_idle() and w.state.fit_is_current() and w.analysis_complete()
 
     def _tick(self) -> None:
         if time.monotonic() - self.started > SCREENSHOT_TIMEOUT_S:
@@ -73,8 +77,10 @@ class ScreenshotDriver:
         now = time.monotonic()
         if self.quiet_since is None:
             self.quiet_since = now
+            if self.panel:
+                self.window.focus_panel(self.panel)
             return
-        if now - self.quiet_since < 0.25:
+        if now - self.quiet_since < 0.35:
             return
         self.app.processEvents()
         ok = self.window.grab().save(self.out)
@@ -94,33 +100,49 @@ def run_gui(args) -> int:
     from PySide6.QtWidgets import QApplication
 
     from core.problem import default_problem
+    from core.session import SessionError, load_session
     from gui.main_window import MainWindow
     from gui.style import configure_pyqtgraph
 
-    if getattr(args, "session", None):
-        print("influence-lab: --session is not supported by the desktop app yet", file=sys.stderr)
-        return 2
+    session_file = getattr(args, "session", None)
+    if session_file:
+        try:
+            load_session(session_file)  # check it before opening a window: a bad file is a one-line error
+        except SessionError as exc:
+            print(f"influence-lab: --session: {exc}", file=sys.stderr)
+            return 2
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("Influence Lab")
     app.setOrganizationName("Influence Lab")
     configure_pyqtgraph()
     screenshot = getattr(args, "screenshot", None)
-    window = MainWindow(default_problem(), interactive=not screenshot)
+    window = MainWindow(default_problem(), interactive=not screenshot, remember=not screenshot)
     window.resize(*SCREENSHOT_SIZE)
+    if not screenshot:
+        window.restore_preferences(settings=not session_file)
     panel = getattr(args, "panel", None)
     if panel and not window.show_panel(panel):
-        print(f"influence-lab: unknown panel {panel!r}; panels: {', '.join(window.panels)}", file=sys.stderr)
+        names = ", ".join(n for n in window.panels)
+        print(f"influence-lab: unknown panel {panel!r}; panels: {names}", file=sys.stderr)
+        return 2
+    window.show()
+    if session_file:
+        if not window.open_session(session_file):
+            return 2
+        if panel:
+            window.show_panel(panel)
+    else:
+        window.start()
     delete = getattr(args, "delete", None)
     if delete is not None and not (0 <= delete < window.state.data.n):
         print(
             f"influence-lab: --delete {delete}: point indices are 0..{window.state.data.n - 1}",
             file=sys.stderr,
         )
+        window.shutdown()
         return 2
-    window.show()
-    window.start()
     if screenshot:
-        driver = ScreenshotDriver(window, app, screenshot, delete)
+        driver = ScreenshotDriver(window, app, screenshot, delete, panel)
         app.exec()
         return driver.status
     if delete is not None:

@@ -1,18 +1,25 @@
 """The main window: the Data & fit view in the centre, panels as docks, menus, toolbar and status bar.
 
 Panels live in :mod:`gui.panels` (one module per panel) and are registered by name in ``MainWindow.panels``
-(``--panel NAME`` raises one); later panels (ε-path, homotopy, estimates, error decomposition) are added with
-:meth:`MainWindow.add_dock_panel`.
+(``--panel NAME`` raises one): ``fit`` (the centre), ``training`` (right), and the analysis docks ``eps``,
+``homotopy`` and ``decomposition`` (tabbed below the fit). Deleting a point analyses its deletion
+(:mod:`gui.controller`); the File menu opens and saves sessions (:mod:`core.session`), keeps recent files and
+exports every figure at once; Help → Examples opens the sessions that reproduce the notes' figures.
+Preferences (geometry, dock layout, recent files, last-used settings) live in an INI file (:mod:`gui.settings`).
 """
 
 from __future__ import annotations
 
+import gc
+import json
 import sys
+import time
 from pathlib import Path
 
-from PySide6.QtCore import Qt
-from PySide6.QtGui import QAction, QActionGroup, QKeySequence
+from PySide6.QtCore import QByteArray, QRect, Qt
+from PySide6.QtGui import QAction, QActionGroup, QImage, QKeySequence, QPainter
 from PySide6.QtWidgets import (
+    QApplication,
     QComboBox,
     QDialog,
     QDialogButtonBox,
@@ -25,6 +32,7 @@ from PySide6.QtWidgets import (
     QMessageBox,
     QProgressBar,
     QPushButton,
+    QScrollArea,
     QSpinBox,
     QToolBar,
     QWidget,
@@ -41,11 +49,23 @@ from core.data import (
     save_points,
 )
 from core.problem import Problem, default_problem
+from core.session import Session, SessionError, load_session, save_session
+from gui import examples
 from gui.controller import Controller
-from gui.export import ExportError, export_figure
+from gui.export import ExportError, export_csv, export_figure, plot_table
+from gui.panels.common import ProjectionModel
+from gui.panels.decomposition import DecompositionPanel
+from gui.panels.eps_path import EpsPathPanel
 from gui.panels.fit_view import FitView, make_add_mode_action
+from gui.panels.homotopy import HomotopyPanel
+from gui.panels.schedules_panel import SchedulesPanel
 from gui.panels.training_panel import TrainingPanel
-from gui.state import LabState
+from gui.panels.unlearn_panel import UnlearnPanel
+from gui.settings import AppSettings
+from gui.state import LabState, Settings
+
+#: Names accepted by ``--panel`` and :meth:`MainWindow.show_panel` besides the registered ones.
+PANEL_ALIASES = {"eps_path": "eps", "epspath": "eps", "decomp": "decomposition", "main": "fit"}
 
 PRESET_HELP = {
     "teacher": "20 points from the notes' Figure 3 teacher: a fixed random 1 → 3 → 1 tanh MLP plus noise",
@@ -115,26 +135,82 @@ class PresetDialog(QDialog):
         form.addRow(buttons)
 
 
+def _scrollable(widget: QWidget) -> QScrollArea:
+    area = QScrollArea()
+    area.setWidget(widget)
+    area.setWidgetResizable(True)
+    area.setFrameShape(QScrollArea.Shape.NoFrame)
+    return area
+
+
 class MainWindow(QMainWindow):
     def __init__(
-        self, problem: Problem | None = None, parent: QWidget | None = None, interactive: bool = True
+        self,
+        problem: Problem | None = None,
+        parent: QWidget | None = None,
+        interactive: bool = True,
+        settings: AppSettings | None = None,
+        remember: bool = True,
     ):
         super().__init__(parent)
         #: False in --screenshot runs: errors go to stderr instead of modal message boxes
         self.interactive = interactive
+        #: write preferences (geometry, recent files, last-used settings) on close
+        self.remember = remember
+        self.app_settings = settings or AppSettings()
         self.setObjectName("InfluenceLabMainWindow")
         self.state = LabState(problem or default_problem(), self)
         self.controller = Controller(self.state, self)
         self.runner = self.controller.runner
         self.panels: dict[str, QWidget] = {}
         self._closed = False
+        self.session_path: Path | None = None
+        self._last_animated = None
 
         self.fit_view = FitView(self.state)
         self.setCentralWidget(self.fit_view)
         self.panels["fit"] = self.fit_view
+        self.setCorner(Qt.Corner.BottomRightCorner, Qt.DockWidgetArea.RightDockWidgetArea)
+        self.setCorner(Qt.Corner.TopRightCorner, Qt.DockWidgetArea.RightDockWidgetArea)
         self.training_panel = TrainingPanel(self.state, self.controller)
         self.training_dock = self.add_dock_panel("training", "Model && Training", self.training_panel)
-        self.resizeDocks([self.training_dock], [430], Qt.Orientation.Horizontal)
+
+        self.projection = ProjectionModel(self)
+        self.eps_panel = EpsPathPanel(self.state, self.projection)
+        self.homotopy_panel = HomotopyPanel(self.state, self.projection)
+        self.decomposition_panel = DecompositionPanel(self.state)
+        bottom = Qt.DockWidgetArea.BottomDockWidgetArea
+        self.eps_dock = self.add_dock_panel("eps", "ε-path θ(ε)", self.eps_panel, bottom)
+        self.homotopy_dock = self.add_dock_panel("homotopy", "Homotopy θ(t, ε)", self.homotopy_panel, bottom)
+        self.decomposition_dock = self.add_dock_panel(
+            "decomposition", "Error decomposition", self.decomposition_panel, bottom
+        )
+        # deletion dynamics (issue 5): they compute only while visible, so tabbed away they cost nothing
+        self.schedules_panel = SchedulesPanel(self.state, self.runner)
+        self.unlearn_panel = UnlearnPanel(self.state, self.runner)
+        # in scroll areas: their minimum sizes must not squeeze the fit view when the bottom docks are short
+        self.schedules_dock = self.add_dock_panel(
+            "schedules", "Schedules ε(t)", _scrollable(self.schedules_panel), bottom
+        )
+        self.unlearn_dock = self.add_dock_panel(
+            "unlearn", "Unlearning", _scrollable(self.unlearn_panel), bottom
+        )
+        # the unlearned models are drawn in the fit view while the unlearning panel is in view
+        self._unlearn_overlays: set[str] = set()
+        self.unlearn_panel.overlayRequested.connect(self._on_unlearn_overlay)
+        self.unlearn_dock.visibilityChanged.connect(self._sync_unlearn_overlays)
+        self.tabifyDockWidget(self.eps_dock, self.homotopy_dock)
+        self.tabifyDockWidget(self.homotopy_dock, self.decomposition_dock)
+        self.tabifyDockWidget(self.decomposition_dock, self.schedules_dock)
+        self.tabifyDockWidget(self.schedules_dock, self.unlearn_dock)
+        self.eps_dock.raise_()
+        self.resizeDocks([self.training_dock], [400], Qt.Orientation.Horizontal)
+        self.resizeDocks([self.eps_dock], [430], Qt.Orientation.Vertical)
+        self.eps_panel.epsFrameChanged.connect(self._on_eps_frame)
+        self.eps_panel.frames.playingChanged.connect(lambda on: self._note_animated(self.eps_panel, on))
+        self.homotopy_panel.frames.playingChanged.connect(
+            lambda on: self._note_animated(self.homotopy_panel, on)
+        )
 
         self._build_actions()
         self._build_menus()
@@ -147,6 +223,9 @@ class MainWindow(QMainWindow):
         self.runner.jobsChanged.connect(self._update_status)
         self.runner.progress.connect(self._on_progress)
         self.state.fitChanged.connect(self._update_status)
+        self.state.analysisChanged.connect(self._update_status)
+        self._pending_ui: dict = {}
+        self.state.analysisChanged.connect(self._apply_pending_ui)
         self.state.pointsChanged.connect(self._update_title)
         self.state.selectionChanged.connect(self._update_actions)
         self.state.pointsChanged.connect(self._update_actions)
@@ -154,8 +233,29 @@ class MainWindow(QMainWindow):
         self._update_actions()
         self._update_status()
         self.resize(1400, 900)
+        self._default_layout = self.saveState()
+        # Python's cyclic garbage collector scans every live object in a full (generation-2) collection, holding
+        # the GIL: with the window's thousands of Qt/pyqtgraph wrappers that took 70-160 ms, and a worker's
+        # allocations can trigger it at any time, stalling the GUI thread. The window's objects live as long as
+        # it does: move them out of the collector's way (they are still freed by reference counting).
+        gc.collect()
+        gc.freeze()
 
     # -- panels ------------------------------------------------------------------------------------------
+    def _on_unlearn_overlay(self, name: str, xs, ys) -> None:
+        if self.unlearn_dock.isVisible() and not self.unlearn_dock.visibleRegion().isEmpty():
+            self.fit_view.set_overlay(name, xs, ys)
+            (self._unlearn_overlays.add if len(xs) else self._unlearn_overlays.discard)(name)
+
+    def _sync_unlearn_overlays(self, visible: bool) -> None:
+        for name in list(self._unlearn_overlays):
+            self.fit_view.set_overlay(name, [], [])
+        self._unlearn_overlays.clear()
+        if visible:
+            for name, (xs, ys) in self.unlearn_panel.overlays().items():
+                self.fit_view.set_overlay(name, xs, ys)
+                self._unlearn_overlays.add(name)
+
     def add_dock_panel(
         self,
         name: str,
@@ -176,6 +276,7 @@ class MainWindow(QMainWindow):
         return dock
 
     def show_panel(self, name: str) -> bool:
+        name = PANEL_ALIASES.get(name, name)
         panel = self.panels.get(name)
         if panel is None:
             return False
@@ -183,6 +284,45 @@ class MainWindow(QMainWindow):
             panel.show()
             panel.raise_()
         return True
+
+    def focus_panel(self, name: str) -> bool:
+        """Raise a panel and give it room (``--screenshot --panel NAME``): an analysis dock gets most of the height
+        under the fit view."""
+        if not self.show_panel(name):
+            return False
+        dock = self.panels.get(PANEL_ALIASES.get(name, name))
+        if dock in (self.eps_dock, self.homotopy_dock, self.decomposition_dock):
+            self.resizeDocks([dock], [int(0.5 * self.height())], Qt.Orientation.Vertical)
+        return True
+
+    def raised_panel(self) -> str:
+        """The analysis dock on top (its tab is current), for sessions."""
+        for name in ("eps", "homotopy", "decomposition"):
+            dock = self.panels[name]
+            if dock.isVisible() and not dock.visibleRegion().isEmpty():
+                return name
+        return "eps"
+
+    def _on_eps_frame(self, k: int) -> None:
+        self.fit_view.show_eps_frame(self.eps_panel.record, k)
+
+    def _note_animated(self, panel, on: bool) -> None:
+        if on:
+            self._last_animated = panel
+            other = self.homotopy_panel if panel is self.eps_panel else self.eps_panel
+            other.frames.stop()
+
+    def toggle_animation(self) -> None:
+        """Space: play / pause the animation of the ε-path or the homotopy panel, whichever is in view."""
+        eps_vis = not self.eps_panel.visibleRegion().isEmpty()
+        hom_vis = not self.homotopy_panel.visibleRegion().isEmpty()
+        if eps_vis and hom_vis:
+            panel = self._last_animated or self.eps_panel
+        elif hom_vis:
+            panel = self.homotopy_panel
+        else:
+            panel = self.eps_panel
+        panel.frames.toggle()
 
     # -- actions -----------------------------------------------------------------------------------------
     def _action(self, text: str, slot, shortcut=None, tip: str = "") -> QAction:
@@ -224,7 +364,46 @@ class MainWindow(QMainWindow):
             "Ctrl+E",
             "Save the Data & fit plot as PNG, SVG or PDF",
         )
+        self.act_export_all = self._action(
+            "Export figures…",
+            self.export_figures_dialog,
+            "Ctrl+Shift+E",
+            "Write every plot (PNG, SVG, PDF and CSV data) and a JSON of the settings into a folder",
+        )
+        self.act_export_frames = self._action(
+            "Export animation frames…",
+            self.export_frames_dialog,
+            None,
+            "Write the ε-path and homotopy animations as numbered PNG frames into a folder",
+        )
+        self.act_open_session = self._action(
+            "Open session…",
+            self.open_session_dialog,
+            "Ctrl+Shift+O",
+            "Open a session file: points, model, training settings, trained parameters, analysis and view",
+        )
+        self.act_save_session = self._action(
+            "Save session…",
+            self.save_session_dialog,
+            "Ctrl+Shift+S",
+            "Save everything (points, model, settings, seeds, θ_0, θ^s, θ̂, analysed point, λ, view) as JSON",
+        )
         self.act_quit = self._action("Quit", self.close, QKeySequence.StandardKey.Quit, "Close Influence Lab")
+        self.act_analyse = self._action(
+            "Analyse deletion",
+            self.analyse_selected,
+            "I",
+            "Analyse what deleting the selected point would do, without deleting it (I)",
+        )
+        self.act_play = self._action(
+            "Play / pause animation",
+            self.toggle_animation,
+            Qt.Key.Key_Space,
+            "Play or pause the ε-path or homotopy animation in view (Space)",
+        )
+        self.act_reset_layout = self._action(
+            "Reset layout", self.reset_layout, None, "Put every panel back where it was at the start"
+        )
 
         self.act_undo = st.undo_stack.createUndoAction(self, "Undo")
         self.act_undo.setShortcuts([QKeySequence(QKeySequence.StandardKey.Undo)])
@@ -287,6 +466,11 @@ class MainWindow(QMainWindow):
                 self.act_step,
                 self.act_reset,
                 self.act_fit_range,
+                self.act_analyse,
+                self.act_play,
+                self.act_open_session,
+                self.act_save_session,
+                self.act_export_all,
             ]
         )
 
@@ -306,7 +490,15 @@ class MainWindow(QMainWindow):
         m.addAction(self.act_open)
         m.addAction(self.act_save)
         m.addSeparator()
+        m.addAction(self.act_open_session)
+        self.recent_menu = m.addMenu("Recent sessions")
+        self.recent_menu.setToolTipsVisible(True)
+        self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
+        m.addAction(self.act_save_session)
+        m.addSeparator()
         m.addAction(self.act_export)
+        m.addAction(self.act_export_all)
+        m.addAction(self.act_export_frames)
         m.addSeparator()
         m.addAction(self.act_quit)
 
@@ -319,6 +511,7 @@ class MainWindow(QMainWindow):
             self.act_delete,
             self.act_restore,
             self.act_weight,
+            self.act_analyse,
             self.act_deselect,
         ):
             m.addSeparator() if a is None else m.addAction(a)
@@ -329,10 +522,23 @@ class MainWindow(QMainWindow):
 
         self.view_menu = mb.addMenu("&View")
         self.view_menu.addAction(self.act_fit_range)
+        self.view_menu.addAction(self.act_play)
         self.view_menu.addSeparator()
-        self.view_menu.addAction(self.training_dock.toggleViewAction())
+        for dock in (self.training_dock, self.eps_dock, self.homotopy_dock, self.decomposition_dock):
+            self.view_menu.addAction(dock.toggleViewAction())
+        self.view_menu.addSeparator()
+        self.view_menu.addAction(self.act_reset_layout)
 
         m = mb.addMenu("&Help")
+        self.examples_menu = m.addMenu("Examples")
+        self.examples_menu.setToolTipsVisible(True)
+        self.example_actions = []
+        for ex in examples.EXAMPLES:
+            a = self.examples_menu.addAction(ex.title, lambda ex=ex: self.open_example(ex))
+            a.setToolTip(ex.description)
+            a.setStatusTip(ex.description)
+            self.example_actions.append(a)
+        m.addSeparator()
         m.addAction(self.act_about)
         for menu in mb.findChildren(type(m)):
             menu.setToolTipsVisible(True)
@@ -353,8 +559,10 @@ class MainWindow(QMainWindow):
             self.act_add_mode,
             self.act_delete,
             self.act_restore,
+            self.act_analyse,
             None,
             self.act_export,
+            self.act_export_all,
         ):
             tb.addSeparator() if a is None else tb.addAction(a)
         self.addToolBar(Qt.ToolBarArea.TopToolBarArea, tb)
@@ -403,6 +611,12 @@ class MainWindow(QMainWindow):
             return
         self.act_cancel.setEnabled(False)
         fit = self.state.fit
+        a = self.state.analysis
+        if a is not None and a.errors:
+            self.status_label.setText(
+                f"Ready — the analysis of point {a.j} had errors: " + "; ".join(a.errors.values())
+            )
+            return
         if fit is None:
             self.status_label.setText("Ready — not trained (F5 trains)")
         else:
@@ -413,14 +627,20 @@ class MainWindow(QMainWindow):
                 how = "early-stopped"
             else:
                 how = "NOT converged (see the training panel)"
+            done = ""
+            if a is not None and a.complete():
+                t = self.controller.timings
+                done = f" · deletion of point {a.j} analysed"
+                if "estimates" in t:
+                    done += f" (estimates drawn {1000 * t['estimates']:.0f} ms after the request)"
             self.status_label.setText(
-                f"Ready — trained model{stale}: L = {fit.loss:.4g}, ‖∇L‖ = {fit.grad_norm:.2g}, {how}"
+                f"Ready — trained model{stale}: L = {fit.loss:.4g}, ‖∇L‖ = {fit.grad_norm:.2g}, {how}{done}"
             )
             self.status_label.setToolTip(fit.message)
 
     def _update_title(self) -> None:
         ds = self.state.data
-        name = ds.name or "untitled"
+        name = self.session_path.name if self.session_path is not None else ds.name or "untitled"
         deleted = int((ds.weight == 0).sum())
         extra = f", {deleted} deleted" if deleted else ""
         self.setWindowTitle(f"Influence Lab — {name} ({ds.n} points{extra})")
@@ -432,6 +652,7 @@ class MainWindow(QMainWindow):
         self.act_delete.setEnabled(has and w > 0)
         self.act_restore.setEnabled(has and w < 1)
         self.act_weight.setEnabled(has)
+        self.act_analyse.setEnabled(has)
 
     # -- intents -------------------------------------------------------------------------------------------
     def delete_selected(self) -> None:
@@ -441,6 +662,10 @@ class MainWindow(QMainWindow):
     def restore_selected(self) -> None:
         if self.state.selection is not None:
             self.state.restore_point(self.state.selection)
+
+    def analyse_selected(self) -> None:
+        if self.state.selection is not None:
+            self.state.analyse(self.state.selection)
 
     def weight_selected(self) -> None:
         if self.state.selection is not None:
@@ -512,6 +737,370 @@ class MainWindow(QMainWindow):
             self.report_error("Export failed", str(exc))
             return None
 
+    # -- sessions ------------------------------------------------------------------------------------------
+    def current_session(self) -> Session:
+        """The whole state as a core Session (θs from the current fit when it belongs to these points)."""
+        st = self.state
+        s = st.settings
+        fit = st.fit if st.fit_is_current() else None
+        return Session(
+            data=st.data.copy(),
+            model=s.model(),
+            config=s.train_config(),
+            init_seed=s.init_seed,
+            converge=s.converge,
+            theta0=None if fit is None else fit.theta0,
+            theta_s=None if fit is None else fit.theta_s,
+            theta_hat=None if fit is None else fit.theta_hat,
+            selection=st.selection,
+            damping=st.damping,
+            ui=self.ui_state(),
+        )
+
+    def ui_state(self) -> dict:
+        hp = self.homotopy_panel
+        return {
+            "panel": self.raised_panel(),
+            "analysed": self.state.analysis_target,
+            "projection": self.projection.to_dict(),
+            "eps_index": self.eps_panel.frames.index,
+            "eps_relative": self.eps_panel.relative.isChecked(),
+            "homotopy_scalar": hp.scalar.currentData(),
+            "homotopy_param": max(0, hp.param.currentData() or 0),
+            "homotopy_log": hp.log.isChecked(),
+            "time_index": hp.frames.index,
+            "decomposition_space": "function"
+            if self.decomposition_panel.function_space.isChecked()
+            else "parameters",
+            "decomposition_log": self.decomposition_panel.log.isChecked(),
+        }
+
+    def apply_ui(self, ui: dict) -> None:
+        """Restore the view parts of a session (unknown or malformed entries are ignored)."""
+        if not isinstance(ui, dict):
+            return
+        self.projection.from_dict(ui.get("projection"))
+        hp = self.homotopy_panel
+        k = hp.scalar.findData(ui.get("homotopy_scalar"))
+        if k >= 0:
+            hp.scalar.setCurrentIndex(k)
+        if isinstance(ui.get("homotopy_log"), bool):
+            hp.log.setChecked(ui["homotopy_log"])
+        if isinstance(ui.get("eps_relative"), bool):
+            self.eps_panel.relative.setChecked(ui["eps_relative"])
+        self._pending_ui = {
+            k: ui[k] for k in ("eps_index", "time_index", "homotopy_param") if isinstance(ui.get(k), int)
+        }
+        dp = self.decomposition_panel
+        if ui.get("decomposition_space") == "parameters":
+            dp.param_space.setChecked(True)
+        elif ui.get("decomposition_space") == "function":
+            dp.function_space.setChecked(True)
+        if isinstance(ui.get("decomposition_log"), bool):
+            dp.log.setChecked(ui["decomposition_log"])
+        if isinstance(ui.get("panel"), str):
+            self.show_panel(ui["panel"])
+
+    def _apply_pending_ui(self, part: str) -> None:
+        pend = getattr(self, "_pending_ui", None)
+        if not pend:
+            return
+        if part == "epspath" and "eps_index" in pend and self.eps_panel.record is not None:
+            self.eps_panel.frames.set_index(pend.pop("eps_index"))
+        if part == "homotopy" and self.homotopy_panel.record is not None:
+            hp = self.homotopy_panel
+            if "homotopy_param" in pend:
+                k = hp.param.findData(pend.pop("homotopy_param"))
+                if k >= 0:
+                    hp.param.setCurrentIndex(k)
+            if "time_index" in pend:
+                hp.frames.set_index(pend.pop("time_index"))
+
+    def save_session(self, path: str | Path) -> bool:
+        path = Path(path)
+        try:
+            save_session(self.current_session(), path)
+        except (OSError, ValueError) as exc:
+            self.report_error("Cannot save the session", f"{path}: {exc}", critical=True)
+            return False
+        self.session_path = path
+        if self.remember:
+            self.app_settings.add_recent_session(path)
+        self._update_title()
+        self.statusBar().showMessage(f"Saved the session to {path}", 4000)
+        return True
+
+    def open_session(self, path: str | Path) -> bool:
+        """Open a session file; on any problem show it (file and problem) and keep everything as it was."""
+        path = Path(path)
+        try:
+            sess = load_session(path)
+            settings = Settings.from_problem(
+                Problem(
+                    data=sess.data,
+                    model=sess.model,
+                    config=sess.config,
+                    init_seed=sess.init_seed,
+                    converge=sess.converge,
+                )
+            )
+            settings.validate()
+        except (SessionError, ValueError, TypeError) as exc:
+            self.report_error(
+                "Cannot open the session", f"{path}: {exc}" if str(path) not in str(exc) else str(exc), True
+            )
+            return False
+        ui = sess.ui if isinstance(sess.ui, dict) else {}
+        target = ui.get("analysed")
+        if not (isinstance(target, int) and not isinstance(target, bool) and 0 <= target < sess.data.n):
+            target = None
+        self.controller.cancel_all()
+        self.session_path = path
+        self.state.replace_session(sess.data, settings, sess.selection, target, sess.damping)
+        if sess.theta_hat is not None:
+            theta0 = sess.theta0 if sess.theta0 is not None else self.state.problem().theta0()
+            self.controller.restore_fit(theta0, sess.theta_s, sess.theta_hat)
+        else:
+            self.controller.train()
+        self.apply_ui(ui)
+        self.fit_view.fit_range()
+        if self.remember:
+            self.app_settings.add_recent_session(path)
+        self._update_title()
+        self.statusBar().showMessage(f"Opened the session {path}", 4000)
+        return True
+
+    def open_example(self, ex) -> bool:
+        ok = self.open_session(ex.path)
+        if ok:
+            self.statusBar().showMessage(f"Example: {ex.title}", 6000)
+        return ok
+
+    def open_session_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(
+            self,
+            "Open session",
+            self.app_settings.folder("last_session_dir"),
+            "Influence Lab session (*.json);;All files (*)",
+        )
+        if path:
+            self.open_session(path)
+
+    def save_session_dialog(self) -> None:
+        start = (
+            str(self.session_path)
+            if self.session_path
+            else str(Path(self.app_settings.folder("last_session_dir") or ".") / "session.json")
+        )
+        path, _ = QFileDialog.getSaveFileName(self, "Save session", start, "Influence Lab session (*.json)")
+        if path:
+            p = Path(path)
+            if p.suffix.lower() != ".json":
+                p = p.with_suffix(".json")
+            self.save_session(p)
+
+    def _fill_recent_menu(self) -> None:
+        m = self.recent_menu
+        m.clear()
+        items = self.app_settings.recent_sessions()
+        if not items:
+            a = m.addAction("(no recent sessions)")
+            a.setEnabled(False)
+            return
+        for p in items:
+            a = m.addAction(Path(p).name, lambda p=p: self._open_recent(p))
+            a.setToolTip(p)
+            a.setStatusTip(p)
+        m.addSeparator()
+        m.addAction("Clear the list", lambda: self.app_settings.set("recent_sessions", "[]"))
+
+    def _open_recent(self, path: str) -> None:
+        if not Path(path).exists():
+            self.app_settings.remove_recent_session(path)
+            self.report_error("Cannot open the session", f"{path}: the file no longer exists", critical=True)
+            return
+        self.open_session(path)
+
+    # -- export everything ---------------------------------------------------------------------------------
+    def all_plots(self) -> dict[str, tuple[QWidget, QDockWidget | None, object]]:
+        """name → (plot widget, its dock or None, CSV data provider)."""
+        out: dict = {
+            "data-and-fit": (self.fit_view.plot, None, self.fit_view.table),
+            "training-loss": (self.training_panel.loss_plot, self.training_dock, None),
+        }
+        providers = {
+            "eps-path-parameters": self.eps_panel.params_table,
+            "eps-path-plane": self.eps_panel.projection_table,
+            "homotopy-heatmap": self.homotopy_panel.heat_table,
+            "homotopy-curves": self.homotopy_panel.curves_table,
+            "homotopy-trajectories": self.homotopy_panel.traj_table,
+            "error-decomposition": self.decomposition_panel.bars_table,
+        }
+        for panel, dock in (
+            (self.eps_panel, self.eps_dock),
+            (self.homotopy_panel, self.homotopy_dock),
+            (self.decomposition_panel, self.decomposition_dock),
+        ):
+            for name, plot in panel.plots().items():
+                out[name] = (plot, dock, providers[name])
+        return out
+
+    def export_targets(self, folder: Path) -> list[Path]:
+        names = [f"{n}.{ext}" for n in self.all_plots() for ext in ("png", "svg", "pdf", "csv")]
+        return [folder / n for n in names] + [folder / "settings.json"]
+
+    def export_figures(self, folder: str | Path, overwrite: bool | None = None) -> list[Path] | None:
+        """Write every plot as PNG, SVG and PDF with its data as CSV, and settings.json, into ``folder``.
+
+        Existing files are never overwritten silently: ``overwrite=None`` asks the user, False refuses (returns
+        None), True overwrites. Docks not in view are brought up in turn (a plot must be laid out to export)
+        and the previous view restored."""
+        folder = Path(folder)
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            self.report_error("Export failed", f"{folder}: {exc.strerror or exc}", critical=True)
+            return None
+        existing = [p for p in self.export_targets(folder) if p.exists()]
+        if existing and not self._confirm_overwrite(folder, existing, overwrite):
+            return None
+        raised = self.raised_panel()
+        written: list[Path] = []
+        try:
+            for name, (plot, dock, provider) in self.all_plots().items():
+                if dock is not None and plot.visibleRegion().isEmpty():
+                    dock.show()
+                    dock.raise_()
+                    QApplication.processEvents()
+                for ext in ("png", "svg", "pdf"):
+                    written.append(export_figure(plot, folder / f"{name}.{ext}"))
+                table = provider() if provider is not None else plot_table(plot)
+                written.append(export_csv(folder / f"{name}.csv", table))
+            meta = self.export_metadata(written)
+            from core.atomic import atomic_write_text
+
+            atomic_write_text(folder / "settings.json", json.dumps(meta, indent=1, allow_nan=False) + "\n")
+            written.append(folder / "settings.json")
+        except (ExportError, OSError, ValueError) as exc:
+            self.report_error("Export failed", str(exc), critical=True)
+            return None
+        finally:
+            self.show_panel(raised)
+        if self.remember:
+            self.app_settings.set("last_export_dir", str(folder))
+        self.statusBar().showMessage(f"Exported {len(written)} files to {folder}", 6000)
+        return written
+
+    def export_metadata(self, files: list[Path]) -> dict:
+        """settings.json: the session that produced the figures (without the data arrays' duplication) and the
+        analysis numbers shown."""
+        doc = {"format": "influence-lab-figures", "version": 1, "created": time.strftime("%Y-%m-%dT%H:%M:%S")}
+        doc["session"] = self.current_session().to_dict()
+        a = self.state.analysis
+        if a is not None:
+            an: dict = {"deleted": a.j, "damping": self.state.damping}
+            if a.estimates is not None:
+                an["estimates"] = _plain(a.estimates.result.to_json())
+            if a.epspath is not None:
+                an["eps_path"] = {
+                    "points": int(a.epspath.reached + 1),
+                    "straightness": _plain(a.epspath.straightness),
+                    "messages": list(a.epspath.messages),
+                    "eps_shown": self.eps_panel.current_eps(),
+                }
+            if a.homotopy is not None:
+                h = a.homotopy
+                an["homotopy"] = {
+                    "n_eps": int(len(h.eps)),
+                    "n_snapshots": int(len(h.times)),
+                    "t_max": float(h.times[-1]),
+                    "scalar_shown": self.homotopy_panel.scalar.currentData(),
+                    "time_shown": float(h.times[min(self.homotopy_panel.frames.index, len(h.times) - 1)]),
+                    "target_note": h.target_note,
+                }
+            doc["analysis"] = an
+        doc["files"] = [p.name for p in files]
+        return doc
+
+    def _confirm_overwrite(self, folder: Path, existing: list[Path], overwrite: bool | None) -> bool:
+        if overwrite is not None:
+            return bool(overwrite)
+        if not self.interactive:
+            print(f"influence-lab: {folder} already holds exported files; not overwriting", file=sys.stderr)
+            return False
+        names = ", ".join(p.name for p in existing[:4]) + (" …" if len(existing) > 4 else "")
+        answer = QMessageBox.question(
+            self,
+            "Overwrite files?",
+            f"{folder} already holds {len(existing)} of the files to write ({names}).\nOverwrite them?",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+            QMessageBox.StandardButton.No,
+        )
+        return answer == QMessageBox.StandardButton.Yes
+
+    def export_figures_dialog(self) -> None:
+        folder = QFileDialog.getExistingDirectory(
+            self, "Export figures into a folder", self.app_settings.folder("last_export_dir")
+        )
+        if folder:
+            self.export_figures(folder)
+
+    def export_frames(
+        self, folder: str | Path, which=("eps", "homotopy"), every: int = 1, overwrite: bool | None = None
+    ) -> list[Path] | None:
+        """The ε-path animation (Data & fit above the ε-path panel) and the homotopy animation (its panel) as
+        numbered PNG frames in ``folder``/eps-path and ``folder``/homotopy. Asks before overwriting."""
+        folder = Path(folder)
+        jobs = []
+        if "eps" in which and self.eps_panel.record is not None:
+            jobs.append(("eps-path", self.eps_panel, self.eps_dock, [self.fit_view, self.eps_panel]))
+        if "homotopy" in which and self.homotopy_panel.record is not None:
+            jobs.append(("homotopy", self.homotopy_panel, self.homotopy_dock, [self.homotopy_panel]))
+        if not jobs:
+            self.report_error(
+                "Nothing to export", "Delete a point first: the animations belong to its analysis."
+            )
+            return None
+        existing = [p for sub, *_ in jobs for p in (folder / sub).glob("frame_*.png")]
+        if existing and not self._confirm_overwrite(folder, existing, overwrite):
+            return None
+        raised = self.raised_panel()
+        written = []
+        try:
+            for sub, panel, dock, widgets in jobs:
+                (folder / sub).mkdir(parents=True, exist_ok=True)
+                for old in (folder / sub).glob("frame_*.png"):
+                    old.unlink()
+                dock.show()
+                dock.raise_()
+                QApplication.processEvents()
+                frames = panel.frames
+                frames.stop()
+                keep = frames.index
+                for n, k in enumerate(range(0, frames.count, max(1, every))):
+                    frames.set_index(k)
+                    QApplication.processEvents()
+                    img = _stack_grabs(widgets)
+                    out = folder / sub / f"frame_{n:04d}.png"
+                    if not img.save(str(out)):
+                        raise OSError(f"{out}: could not write the PNG")
+                    written.append(out)
+                frames.set_index(keep)
+        except OSError as exc:
+            self.report_error("Export failed", str(exc), critical=True)
+            return None
+        finally:
+            self.show_panel(raised)
+        self.statusBar().showMessage(f"Wrote {len(written)} frames to {folder}", 6000)
+        return written
+
+    def export_frames_dialog(self) -> None:
+        folder = QFileDialog.getExistingDirectory(
+            self, "Export animation frames into a folder", self.app_settings.folder("last_export_dir")
+        )
+        if folder:
+            self.export_frames(folder)
+
     def about(self) -> None:
         QMessageBox.about(self, "About Influence Lab", ABOUT_HTML)
 
@@ -535,9 +1124,16 @@ class MainWindow(QMainWindow):
     def dropEvent(self, event):
         for u in event.mimeData().urls():
             if u.isLocalFile() and Path(u.toLocalFile()).suffix.lower() in (".csv", ".json"):
-                self.open_points(u.toLocalFile())
+                self.open_file(u.toLocalFile())
                 event.acceptProposedAction()
                 return
+
+    def open_file(self, path: str | Path) -> bool:
+        """A points file, or a session (a JSON document whose format is a session)."""
+        path = Path(path)
+        if path.suffix.lower() == ".json" and _looks_like_session(path):
+            return self.open_session(path)
+        return self.open_points(path)
 
     # -- lifetime ------------------------------------------------------------------------------------------
     def start(self) -> None:
@@ -547,13 +1143,108 @@ class MainWindow(QMainWindow):
     def is_idle(self) -> bool:
         return self.controller.idle()
 
+    def analysis_complete(self) -> bool:
+        """No analysis, or every part of the current one has arrived (or failed)."""
+        a = self.state.analysis
+        if self.state.analysis_target is None:
+            return True
+        return a is not None and a.j == self.state.analysis_target and not a.stale and a.complete()
+
     def shutdown(self) -> bool:
         """Stop and join every worker (idempotent)."""
         if self._closed:
             return True
         self._closed = True
+        self.eps_panel.frames.stop()
+        self.homotopy_panel.frames.stop()
         return self.controller.shutdown()
 
+    # -- preferences -----------------------------------------------------------------------------------------
+    def restore_preferences(self, settings: bool = True) -> None:
+        """Window geometry, dock layout and (``settings``) the last-used model/training settings and λ."""
+        st = self.app_settings
+        geom = st.get("geometry")
+        if isinstance(geom, QByteArray) and not geom.isEmpty():
+            self.restoreGeometry(geom)
+        layout = st.get("window_state")
+        if isinstance(layout, QByteArray) and not layout.isEmpty():
+            self.restoreState(layout)
+        if settings:
+            s = st.training_settings()
+            if s is not None and s != self.state.settings:
+                self.state.replace_session(self.state.data, s)
+            lam = st.damping()
+            if lam != self.state.damping:
+                self.state.set_damping(lam)
+
+    def save_preferences(self) -> None:
+        st = self.app_settings
+        st.set("geometry", self.saveGeometry())
+        st.set("window_state", self.saveState())
+        st.set_training_settings(self.state.settings)
+        st.set("damping", self.state.damping)
+        st.sync()
+
+    def reset_layout(self) -> None:
+        self.restoreState(self._default_layout)
+        for dock in (self.training_dock, self.eps_dock, self.homotopy_dock, self.decomposition_dock):
+            dock.show()
+        self.eps_dock.raise_()
+
     def closeEvent(self, event):
+        if self.remember and not self._closed:
+            try:
+                self.save_preferences()
+            except Exception as exc:  # preferences are a convenience: never block closing
+                print(f"influence-lab: could not save preferences: {exc}", file=sys.stderr)
         self.shutdown()
         super().closeEvent(event)
+
+
+def _looks_like_session(path: Path) -> bool:
+    try:
+        with open(path, encoding="utf-8", errors="replace") as fh:
+            head = fh.read(4096)
+    except OSError:
+        return False
+    return '"influence-lab-session"' in head
+
+
+def _plain(obj):
+    """JSON-safe copy: numpy scalars/arrays to Python, non-finite floats to None."""
+    import math
+
+    import numpy as np
+
+    if isinstance(obj, dict):
+        return {str(k): _plain(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_plain(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return _plain(obj.tolist())
+    if isinstance(obj, (np.floating, float)):
+        v = float(obj)
+        return v if math.isfinite(v) else None
+    if isinstance(obj, np.integer):
+        return int(obj)
+    if isinstance(obj, np.bool_):
+        return bool(obj)
+    return obj
+
+
+def _stack_grabs(widgets: list[QWidget]) -> QImage:
+    """The widgets grabbed and stacked vertically into one image (an animation frame)."""
+    grabs = [w.grab().toImage() for w in widgets]
+    width = max(g.width() for g in grabs)
+    height = sum(g.height() for g in grabs)
+    img = QImage(width, height, QImage.Format.Format_ARGB32)
+    img.fill(Qt.GlobalColor.white)
+    p = QPainter(img)
+    try:
+        y = 0
+        for g in grabs:
+            p.drawImage(QRect(0, y, g.width(), g.height()), g)
+            y += g.height()
+    finally:
+        p.end()
+    return img

@@ -7,17 +7,23 @@
 - the latest fit (:class:`FitRecord`: θ_0, θ^s, θ̂, loss history, the curve on a display grid) and the
   revision it was computed for,
 - the selected point (or None),
+- the *analysed* point j (``analysis_target``: set by deleting a point — undo restores the previous one — by
+  selecting a deleted point, or by :meth:`LabState.analyse`), the damping λ of its estimates, and the analysis
+  results (``analysis``: :class:`gui.analysis.AnalysisResults`, filled by the controller's jobs),
+- a small cache of finished fits by problem fingerprint (deleting a point finds the model trained with it),
 - a revision counter, bumped by every edit of points or settings; jobs are tagged with it and stale results
   dropped.
 
 Every edit goes through a QUndoStack (:meth:`LabState.undo_stack`) as a command, so Ctrl+Z / Ctrl+Shift+Z undo
 and redo adding, moving, deleting (weight 0 — the point stays, drawn hollow), restoring and re-weighting points,
 loading a dataset and changing settings. Signals are fine-grained: ``pointsChanged``, ``modelChanged``
-(model or training settings), ``fitChanged``, ``selectionChanged``, ``revisionChanged``.
+(model or training settings), ``fitChanged``, ``selectionChanged``, ``revisionChanged``, ``analysisTargetChanged``,
+``dampingChanged``, ``analysisChanged``.
 """
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -120,11 +126,20 @@ class FitRecord:
     fitted: np.ndarray  # f(θ̂; x_i) at the data points (residuals for the hover text)
     min_eigenvalues: np.ndarray | None = None  # smallest Hessian eigenvalues after the polish
     extra: dict = field(default_factory=dict)
+    #: gui.analysis.problem_fingerprint of the problem this fit belongs to ("" if unknown)
+    fingerprint: str = ""
 
 
 # ------------------------------------------------------------------------------------------------------
 # the state object
 # ------------------------------------------------------------------------------------------------------
+
+
+#: How many finished fits (keyed by problem fingerprint) are kept, so that deleting a point finds the model
+#: trained with it at once.
+FIT_CACHE_SIZE = 8
+#: Default damping λ of the analysis (SCIENCE.md §3; the session default).
+DEFAULT_DAMPING = 1e-3
 
 
 class LabState(QObject):
@@ -133,6 +148,13 @@ class LabState(QObject):
     fitChanged = Signal()
     selectionChanged = Signal(object)  # int or None
     revisionChanged = Signal(int)
+    #: the analysed point j changed (int or None): deleting a point analyses its deletion
+    analysisTargetChanged = Signal(object)
+    #: the damping λ of the deletion estimates changed
+    dampingChanged = Signal(float)
+    #: analysis results arrived or were cleared; the argument names the part
+    #: ("epspath", "estimates", "homotopy", "base", "errors", "stale" or "clear")
+    analysisChanged = Signal(str)
 
     def __init__(self, problem: Problem, parent: QObject | None = None):
         super().__init__(parent)
@@ -140,7 +162,12 @@ class LabState(QObject):
         self._settings = Settings.from_problem(problem)
         self._fit: FitRecord | None = None
         self._selection: int | None = None
+        self._target: int | None = None
+        self._damping = DEFAULT_DAMPING
         self._revision = 0
+        self._fit_cache: OrderedDict[str, FitRecord] = OrderedDict()
+        #: the deletion analysis shown (gui.analysis.AnalysisResults) or None
+        self.analysis = None
         self.undo_stack = QUndoStack(self)
 
     # -- reading -----------------------------------------------------------------------------------------
@@ -164,6 +191,15 @@ class LabState(QObject):
     @property
     def revision(self) -> int:
         return self._revision
+
+    @property
+    def analysis_target(self) -> int | None:
+        """The point whose deletion is analysed (set by deleting it, or by :meth:`analyse`)."""
+        return self._target
+
+    @property
+    def damping(self) -> float:
+        return self._damping
 
     def fit_is_current(self) -> bool:
         return self._fit is not None and self._fit.revision == self._revision
@@ -190,10 +226,13 @@ class LabState(QObject):
         self.undo_stack.push(_MovePoint(self, i, float(x), float(y), drag_id))
 
     def delete_point(self, i: int) -> None:
-        """Delete point i: weight 0, it stays in the data (drawn hollow) and can be restored."""
+        """Delete point i: weight 0, it stays in the data (drawn hollow) and can be restored. The deletion of i
+        becomes the analysed one (undo restores the point and the previous analysis)."""
         self._check_index(i)
         if self._data.weight[i] != 0.0:
-            self.undo_stack.push(_SetWeight(self, i, 0.0, f"Delete point {i}"))
+            self.undo_stack.push(_SetWeight(self, i, 0.0, f"Delete point {i}", target=i))
+        else:
+            self.analyse(i)
 
     def restore_point(self, i: int) -> None:
         self._check_index(i)
@@ -218,14 +257,84 @@ class LabState(QObject):
 
     # -- not undoable ------------------------------------------------------------------------------------
     def select(self, i: int | None) -> None:
+        """Select point i (None clears). Selecting a deleted point (weight 0) analyses its deletion."""
         if i is not None:
             self._check_index(i)
         if i != self._selection:
             self._selection = i
             self.selectionChanged.emit(i)
+        if i is not None and self._data.weight[i] == 0.0:
+            self.analyse(i)
+
+    def analyse(self, i: int | None) -> None:
+        """Analyse the deletion of point i (None: no analysis) without changing the points."""
+        if i is not None:
+            self._check_index(i)
+        if i != self._target:
+            self._target = i
+            self.analysisTargetChanged.emit(i)
+
+    def set_damping(self, damping: float) -> None:
+        damping = float(damping)
+        if not (np.isfinite(damping) and damping > 0):
+            raise ValueError(f"the damping λ must be a positive number, got {damping:g}")
+        if damping != self._damping:
+            self._damping = damping
+            self.dampingChanged.emit(damping)
+
+    def set_analysis(self, analysis, part: str) -> None:
+        """Install analysis results (gui.analysis.AnalysisResults or None) and say which part changed."""
+        self.analysis = analysis
+        self.analysisChanged.emit(part)
+
+    # -- fits by problem ---------------------------------------------------------------------------------
+    def remember_fit(self, fit: FitRecord) -> None:
+        if not fit.fingerprint:
+            return
+        self._fit_cache[fit.fingerprint] = fit
+        self._fit_cache.move_to_end(fit.fingerprint)
+        while len(self._fit_cache) > FIT_CACHE_SIZE:
+            self._fit_cache.popitem(last=False)
+
+    def cached_fit(self, fingerprint: str) -> FitRecord | None:
+        return self._fit_cache.get(fingerprint)
+
+    # -- whole sessions ----------------------------------------------------------------------------------
+    def replace_session(
+        self,
+        data: Dataset,
+        settings: Settings,
+        selection: int | None = None,
+        target: int | None = None,
+        damping: float | None = None,
+    ) -> None:
+        """Replace points and settings at once (File → Open session): a new document, so the undo history is
+        cleared; one revision bump, then pointsChanged and modelChanged."""
+        settings.validate()
+        self.undo_stack.clear()
+        self._fit = None
+        self._selection = None
+        self._target = None
+        self._data = data.copy()
+        self._settings = settings
+        if damping is not None:
+            self._damping = float(damping)
+            self.dampingChanged.emit(self._damping)
+        self._bump()
+        self.pointsChanged.emit()
+        self.modelChanged.emit()
+        self.fitChanged.emit()
+        self.selectionChanged.emit(None)
+        self.analysisTargetChanged.emit(None)
+        if selection is not None and 0 <= selection < data.n:
+            self.select(selection)
+        if target is not None and 0 <= target < data.n:
+            self.analyse(target)
 
     def set_fit(self, fit: FitRecord | None) -> None:
         self._fit = fit
+        if fit is not None:
+            self.remember_fit(fit)
         self.fitChanged.emit()
 
     # -- low level (used by the undo commands) -----------------------------------------------------------
@@ -242,6 +351,9 @@ class LabState(QObject):
         if self._selection is not None and self._selection >= data.n:
             self._selection = None
             self.selectionChanged.emit(None)
+        if self._target is not None and self._target >= data.n:
+            self._target = None
+            self.analysisTargetChanged.emit(None)
         self._bump()
         self.pointsChanged.emit()
 
@@ -290,16 +402,26 @@ class _MovePoint(QUndoCommand):
 
 
 class _SetWeight(QUndoCommand):
-    def __init__(self, state: LabState, i: int, w: float, text: str):
+    """Set one weight; with ``target`` (a deletion) also make that point the analysed one."""
+
+    _KEEP = object()
+
+    def __init__(self, state: LabState, i: int, w: float, text: str, target=_KEEP):
         super().__init__(text)
         self.state, self.i, self.w = state, i, w
         self.before = state.data
+        self.target = target
+        self.target_before = state.analysis_target
 
     def redo(self):
         self.state._replace_data(dataset_ops.with_weight(self.before, self.i, self.w))
+        if self.target is not self._KEEP:
+            self.state.analyse(self.target)
 
     def undo(self):
         self.state._replace_data(self.before)
+        if self.target is not self._KEEP:
+            self.state.analyse(self.target_before)
 
 
 class _SetDataset(QUndoCommand):

@@ -76,6 +76,9 @@ class LogAxis(pg.AxisItem):
 
 def set_labels(plot: pg.PlotItem, bottom: str, left: str) -> None:
     """Axis labels (HTML allowed) in a readable size."""
-    opts = {"color": BLACK, "font-size": "11pt"}
-    plot.setLabel("bottom", bottom, **opts)
-    plot.setLabel("left", left, **opts)
+    set_label(plot, "bottom", bottom)
+    set_label(plot, "left", left)
+
+
+def set_label(plot: pg.PlotItem, axis: str, text: str) -> None:
+    plot.setLabel(axis, text, color=BLACK, **{"font-size": "11pt"})

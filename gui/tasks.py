@@ -62,7 +62,9 @@ class LiveFit:
         return np.asarray(self._steps[:k], dtype=np.float64), np.asarray(self._loss[:k], dtype=np.float64)
 
 
-def fit_task(problem: Problem, revision: int, settings: Settings) -> Generator[Progress, None, FitRecord]:
+def fit_task(
+    problem: Problem, revision: int, settings: Settings, fingerprint: str = ""
+) -> Generator[Progress, None, FitRecord]:
     """Train (and polish) ``problem`` like :func:`core.problem.fit_problem`, yielding drawable snapshots."""
     chunk = steps_per_yield(problem.config.steps)
     problem = replace(problem, config=replace(problem.config, yield_every=chunk))
@@ -132,4 +134,5 @@ def fit_task(problem: Problem, revision: int, settings: Settings) -> Generator[P
         fitted=model.predict(theta_hat, x)[0],
         min_eigenvalues=None if fit.polish is None else np.asarray(fit.polish.min_eigenvalues[0]),
         extra={"diverged": bool(fit.training.diverged.any()), "steps_taken": int(fit.training.steps)},
+        fingerprint=fingerprint,
     )

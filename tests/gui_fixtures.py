@@ -4,6 +4,8 @@
   new Python thread) running — the napari-style guard against workers outliving their window.
 - ``window``: a shown MainWindow on the default problem, not yet training; closed (workers joined) afterwards.
 - ``trained_window``: the same after its first training has finished.
+- ``isolated_config`` (autouse): preferences (QSettings INI) go to a fresh ``tmp_path`` directory, never to the
+  user's configuration.
 """
 
 from __future__ import annotations
@@ -19,8 +21,10 @@ from gui.jobs import live_threads
 __all__ = [
     "click_data",
     "data_to_view",
+    "isolated_config",
     "no_leaked_threads",
     "trained_window",
+    "wait_analysis",
     "wait_idle",
     "window",
     "TIMEOUT_MS",
@@ -35,6 +39,15 @@ def _foreign_threads(before: set[threading.Thread]) -> list[threading.Thread]:
         for t in threading.enumerate()
         if t not in before and t.is_alive() and not isinstance(t, threading._DummyThread)
     ]
+
+
+@pytest.fixture(autouse=True)
+def isolated_config(tmp_path, monkeypatch):
+    """Point the app's preferences at a fresh directory (gui.settings reads INFLUENCE_LAB_CONFIG_DIR)."""
+    d = tmp_path / "config"
+    d.mkdir(exist_ok=True)
+    monkeypatch.setenv("INFLUENCE_LAB_CONFIG_DIR", str(d))
+    return d
 
 
 @pytest.fixture(autouse=True)
@@ -75,6 +88,14 @@ def trained_window(qtbot, window):
 def wait_idle(qtbot, w, timeout: int = TIMEOUT_MS) -> None:
     """Wait until no job runs, no retrain is pending and the fit belongs to the current revision."""
     qtbot.waitUntil(lambda: w.is_idle() and w.state.fit_is_current(), timeout=timeout)
+
+
+def wait_analysis(qtbot, w, timeout: int = TIMEOUT_MS) -> None:
+    """Wait until every job is done and the analysis of the analysed point (if any) is complete."""
+    qtbot.waitUntil(
+        lambda: w.is_idle() and w.state.fit_is_current() and w.analysis_complete(), timeout=timeout
+    )
+    qtbot.wait(30)  # panels draw parts of a result in later turns of the event loop
 
 
 def data_to_view(fit_view, x: float, y: float) -> QPoint:

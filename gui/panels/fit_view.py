@@ -21,9 +21,18 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, Qt, Signal
 from PySide6.QtGui import QAction
-from PySide6.QtWidgets import QInputDialog, QLabel, QMenu, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QGraphicsLinearLayout,
+    QInputDialog,
+    QLabel,
+    QMenu,
+    QSizePolicy,
+    QVBoxLayout,
+    QWidget,
+)
 
 from gui import style
+from gui.analysis import OVERLAY_ESTIMATES
 from gui.export import Table, install_export_actions
 from gui.state import LabState
 from gui.tasks import LiveFit, display_grid
@@ -34,9 +43,21 @@ HIT_RADIUS_PX = 9.0
 _drag_ids = itertools.count(1)
 
 HINT = (
-    "Click a point to select it · drag to move it · Shift+click (or Add-points mode, key A) adds a point · "
-    "Del deletes the selection · right-click for more"
+    "Click a point to select it · Del deletes it and analyses the deletion against the model trained with it "
+    "(estimates drawn here; ε-path, homotopy and error decomposition below) · I analyses without deleting · "
+    "drag to move · Shift+click (or Add-points mode, key A) adds a point · right-click for more"
 )
+
+#: Pens of the deleted-model estimates drawn over the fit (gui.analysis.OVERLAY_ESTIMATES).
+ESTIMATE_PENS = {
+    "loo_cold": dict(color=style.BLACK, width=2.2),
+    "loo_warm": dict(color=style.SKY, width=2.6, style=Qt.PenStyle.DashLine),
+    "if_exact": dict(color=style.GREEN, width=2.2),
+    "if_gnh": dict(color=style.PURPLE, width=2.4, style=Qt.PenStyle.DashLine),
+    "pbrf": dict(color=style.ORANGE, width=2.2),
+    "newton": dict(color="#8C564B", width=2.6, style=Qt.PenStyle.DotLine),
+}
+EPS_CURVE_COLOR = "#AA3377"
 
 
 class PassiveScatter(pg.ScatterPlotItem):
@@ -142,9 +163,22 @@ class FitView(QWidget):
         item = self.plot.getPlotItem()
         style.style_plot(item, "Data & fit")
         style.set_labels(item, "x", "y")
-        self.legend = item.addLegend(
-            offset=(10, 10), labelTextColor=style.BLACK, brush=style.color("#ffffff", 210)
-        )
+        # the legends live in a column right of the data (never over the points): the data legend on top, the
+        # analysis legend (estimates, f(θ(ε); x)) below it while a deletion is analysed
+        self.legend = pg.LegendItem(labelTextColor=style.BLACK, labelTextSize="8.5pt", verSpacing=-3)
+        self.legend_column = pg.GraphicsWidget()
+        # never let the legends' height squeeze the plot (in a short plot the last entries are clipped instead)
+        self.legend_column.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Ignored)
+        self.legend_column.setMinimumHeight(0)
+        self.legend_column.setFlag(self.legend_column.GraphicsItemFlag.ItemClipsChildrenToShape)
+        self._legend_layout = QGraphicsLinearLayout(Qt.Orientation.Vertical)
+        self._legend_layout.setContentsMargins(4, 0, 0, 0)
+        self._legend_layout.setSpacing(6)
+        self.legend_column.setLayout(self._legend_layout)
+        self._legend_layout.addItem(self.legend)
+        self._legend_layout.addStretch(1)
+        item.layout.addItem(self.legend_column, 2, 3)
+        item.legend = self.legend  # named items added below appear in it
 
         self.teacher_curve = pg.PlotDataItem(
             pen=pg.mkPen(style.TEACHER_COLOR, width=2, style=Qt.PenStyle.DashLine), name="teacher f*(x)"
@@ -175,13 +209,28 @@ class FitView(QWidget):
         self.selected = PassiveScatter(
             size=20, pen=pg.mkPen(style.SELECT_COLOR, width=3), brush=pg.mkBrush(None), name="selected"
         )
+        self.analysed = PassiveScatter(
+            size=23,
+            pen=pg.mkPen(style.VERMILION, width=2, style=Qt.PenStyle.DashLine),
+            brush=pg.mkBrush(None),
+            name="analysed deletion z_j",
+        )
+        # the deleted-model estimates and the ε-path curve (gui.analysis), each toggled by its legend entry
+        self.estimate_curves = {
+            name: pg.PlotDataItem(pen=pg.mkPen(**ESTIMATE_PENS[name]), name=label)
+            for name, label in OVERLAY_ESTIMATES.items()
+        }
+        self.eps_curve = pg.PlotDataItem(pen=pg.mkPen(EPS_CURVE_COLOR, width=3), name="f(θ(ε); x)")
         for it in (
             self.teacher_curve,
+            *self.estimate_curves.values(),
+            self.eps_curve,
             self.fit_curve,
             self.corrupted,
             self.partial,
             self.deleted,
             self.points,
+            self.analysed,
             self.selected,
         ):
             item.addItem(it)
@@ -192,9 +241,28 @@ class FitView(QWidget):
             self.partial: "down-weighted (0 < w < 1)",
             self.deleted: "deleted (weight 0)",
             self.corrupted: "corrupted label (preset)",
+            self.analysed: "analysed deletion z<sub>j</sub>",
             self.selected: "selected",
         }
-        self._in_legend = set(self._legend_items)
+        self._in_legend = set(self._legend_items) - {self.analysed}
+        self.legend.removeItem(self.analysed)
+        for it in (*self.estimate_curves.values(), self.eps_curve):
+            self.legend.removeItem(it)
+        # a second legend for the analysis, in its own column right of the plot (it never hides data): click an
+        # entry to hide / show its curve
+        self.analysis_legend = pg.LegendItem(
+            colCount=1,
+            labelTextColor=style.BLACK,
+            brush=style.color("#ffffff", 0),
+            pen=None,
+            labelTextSize="8.5pt",
+            verSpacing=-5,
+        )
+        self.analysis_legend.hide()
+        self._legend_column = False
+        self._analysis_in_legend: list = []
+        self._eps_frame: tuple | None = None
+        self._estimates = None
 
         self.hint = QLabel(HINT)
         self.hint.setObjectName("fitHint")
@@ -221,6 +289,8 @@ class FitView(QWidget):
         state.pointsChanged.connect(self._on_points_changed)
         state.selectionChanged.connect(self._draw_selection)
         state.fitChanged.connect(self._on_fit_changed)
+        state.analysisTargetChanged.connect(self._draw_selection)
+        state.analysisChanged.connect(self._on_analysis)
         self._on_points_changed()
         self.fit_range()
 
@@ -265,6 +335,101 @@ class FitView(QWidget):
         else:
             self.selected.setData([self.state.data.x[i]], [self.state.data.y[i]])
             self._set_legend(self.selected, True)
+        j = self.state.analysis_target
+        if j is None or j >= self.state.data.n:
+            self.analysed.setData([], [])
+            self._set_legend(self.analysed, False)
+        else:
+            self.analysed.setData([self.state.data.x[j]], [self.state.data.y[j]])
+            self._set_legend(self.analysed, True)
+        self._set_title()
+
+    # -- the deletion analysis -----------------------------------------------------------------------------
+    def _on_analysis(self, part: str) -> None:
+        a = self.state.analysis
+        if part in ("estimates", "clear", "stale") or a is None:
+            self.show_estimates(a.estimates if a is not None else None)
+        if a is None or a.epspath is None:
+            self.show_eps_frame(None, -1)
+        self._set_title()
+
+    def _set_analysis_legend(self, items: list) -> None:
+        if items == self._analysis_in_legend:
+            return
+        for it in self._analysis_in_legend:
+            self.analysis_legend.removeItem(it)
+        for it in items:
+            self.analysis_legend.addItem(it, it.name())
+        self._analysis_in_legend = list(items)
+        layout = self._legend_layout
+        if items and not self._legend_column:
+            layout.insertItem(1, self.analysis_legend)
+            self._legend_column = True
+        elif not items and self._legend_column:
+            layout.removeItem(self.analysis_legend)
+            self._legend_column = False
+        self.analysis_legend.setVisible(bool(items))
+
+    def show_estimates(self, rec) -> None:
+        """Draw the estimates of the model without z_j (a gui.analysis.EstimatesRecord, or None to clear)."""
+        self._estimates = rec
+        for name, curve in self.estimate_curves.items():
+            if rec is None:
+                curve.setData([], [])
+            else:
+                curve.setData(rec.grid, rec.curves[name], skipFiniteCheck=True)
+        self._update_analysis_legend()
+
+    def show_eps_frame(self, rec, k: int) -> None:
+        """Draw f(θ(ε); x) of the ε-path record ``rec`` at index k (k < 0 or rec None: hide it)."""
+        if rec is None or k < 0 or k >= len(rec.eps) or k > rec.reached:
+            self.eps_curve.setData([], [])
+            self._eps_frame = None
+        else:
+            self.eps_curve.setData(rec.grid, rec.curves[k], skipFiniteCheck=True)
+            eps = float(rec.eps[k])
+            self._eps_frame = (rec.j, eps)
+            label = f"f(θ(ε); x), ε = {eps:.2f}"
+            self.eps_curve.opts["name"] = label
+            if self.eps_curve in self._analysis_in_legend:
+                for sample, lab in self.analysis_legend.items:
+                    if sample.item is self.eps_curve:
+                        lab.setText(label)
+        self._update_analysis_legend()
+
+    #: pens of extra model curves other panels ask to show (e.g. the unlearned models), in order of arrival
+    EXTRA_PENS = (
+        ("#332288", 2, Qt.PenStyle.DashDotLine),
+        ("#117733", 2, Qt.PenStyle.DashLine),
+        ("#AA4499", 2, Qt.PenStyle.DotLine),
+        ("#882255", 2, Qt.PenStyle.DashDotDotLine),
+    )
+
+    def set_overlay(self, name: str, xs, ys) -> None:
+        """Show (or, with empty arrays, remove) an extra model curve f(θ; x) computed by another panel."""
+        extra = self.__dict__.setdefault("_extra_curves", {})
+        curve = extra.get(name)
+        if len(xs) == 0:
+            if curve is not None:
+                self.plot.removeItem(curve)
+                del extra[name]
+        else:
+            if curve is None:
+                color, width, dash = self.EXTRA_PENS[len(extra) % len(self.EXTRA_PENS)]
+                curve = pg.PlotDataItem(pen=pg.mkPen(color, width=width, style=dash), name=name)
+                self.plot.addItem(curve)
+                extra[name] = curve
+            curve.setData(xs, ys, skipFiniteCheck=True)
+        self._update_analysis_legend()
+
+    def _update_analysis_legend(self) -> None:
+        items = []
+        if getattr(self, "_estimates", None) is not None:
+            items += list(self.estimate_curves.values())
+        if self._eps_frame is not None:
+            items.append(self.eps_curve)
+        items += list(self.__dict__.get("_extra_curves", {}).values())
+        self._set_analysis_legend(items)
 
     def _on_fit_changed(self) -> None:
         fit = self.state.fit
@@ -282,8 +447,10 @@ class FitView(QWidget):
     def _set_title(self) -> None:
         live, fit = self._live, self.state.fit
         if live is not None:
+            # coarse progress (10 % steps): a title that changes every frame re-lays out and repaints the plot
+            pct = 10 * int(10 * live.step / max(1, live.steps))
             what = {"init": "initial θ<sub>0</sub> (untrained)", "polishing": "polishing"}.get(
-                live.phase, f"training, step {live.step} / {live.steps}"
+                live.phase, f"training ({pct} % of {live.steps} steps)"
             )
         elif fit is not None:
             if fit.converged:
@@ -294,9 +461,16 @@ class FitView(QWidget):
                 what = "trained, <span style='color:#b00020'>not converged</span>"
         else:
             what = ""
-        self.plot.getPlotItem().setTitle(
-            f"Data & fit — {what}" if what else "Data & fit", color=style.BLACK, size="11pt"
-        )
+        j = self.state.analysis_target
+        if j is not None:
+            a = self.state.analysis
+            est = a.estimates if a is not None and a.j == j else None
+            lam = f", λ = {est.damping:.3g}" if est is not None else ""
+            what += f" · estimates of the model without point {j}{lam}"
+        title = f"Data & fit — {what}" if what else "Data & fit"
+        if title != getattr(self, "_title", None):
+            self._title = title
+            self.plot.getPlotItem().setTitle(title, color=style.BLACK, size="11pt")
 
     def fit_range(self) -> None:
         """Frame the points (and teacher curve) with some padding."""
@@ -351,6 +525,10 @@ class FitView(QWidget):
         a.setEnabled(w < 1)
         a.setToolTip("Set the point's weight back to 1")
         menu.addAction("Set weight…", lambda: self.ask_weight(i))
+        a = menu.addAction("Analyse deletion", lambda: self.state.analyse(i))
+        a.setToolTip(
+            "Analyse what deleting this point would do (ε-path, homotopy, estimates) without deleting it (I)"
+        )
         menu.addSeparator()
         for act in self.export_actions:
             menu.addAction(act)
@@ -389,6 +567,12 @@ class FitView(QWidget):
             lines.append("residual: (fit is being recomputed)")
         if i in ds.corrupted:
             lines.append("label corrupted by the preset")
+        est = self._estimates
+        if est is not None and est.j == i:
+            r = est.result
+            lines.append(
+                f"self-influence s_j = {r.self_influence:.4g} (predicted Δℓ_j = {r.predicted_loss_change:.3g})"
+            )
         return "\n".join(lines)
 
     # -- export ------------------------------------------------------------------------------------------
@@ -401,9 +585,12 @@ class FitView(QWidget):
             f = float(fit.fitted[i]) if fit is not None else ""
             r = float(ds.y[i] - fit.fitted[i]) if fit is not None else ""
             rows.append(["point", i, float(ds.x[i]), float(ds.y[i]), float(ds.weight[i]), f, r])
-        for name, item in (("fit", self.fit_curve), ("teacher", self.teacher_curve)):
+        curves = [("fit", self.fit_curve), ("teacher", self.teacher_curve)]
+        curves += [(f"estimate {name}", c) for name, c in self.estimate_curves.items()]
+        curves.append(("eps-path f(theta(eps))", self.eps_curve))
+        for name, item in curves:
             xs, ys = item.getData()
-            if xs is None:
+            if xs is None or len(xs) == 0 or not item.isVisible():
                 continue
             rows += [[name, "", float(a), float(b), "", "", ""] for a, b in zip(xs, ys)]
         return ("series", "index", "x", "y", "weight", "fitted", "residual"), rows

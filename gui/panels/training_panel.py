@@ -8,11 +8,12 @@ marked red with the reason in the tooltip and changes nothing.
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import replace
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -33,6 +34,9 @@ from gui.controller import Controller
 from gui.export import install_export_actions
 from gui.state import FitRecord, LabState, Settings
 from gui.tasks import LiveFit, steps_per_yield
+
+#: Smallest interval between two redraws of the live loss curve (seconds).
+LOSS_REDRAW_S = 0.1
 
 OPTIMIZER_LABELS = {"gd": "Gradient descent", "sgd": "SGD (mini-batch)", "adam": "Adam"}
 MODEL_LABELS = {"mlp": "MLP", "linear": "Linear (polynomial features)"}
@@ -226,6 +230,12 @@ class TrainingPanel(QWidget):
         self.pause_btn.clicked.connect(controller.pause)
         self.step_btn.clicked.connect(controller.step)
         self.reset_btn.clicked.connect(controller.reset)
+        self._pending_live: LiveFit | None = None
+        self._last_loss_draw = 0.0
+        self._loss_timer = QTimer(self)
+        self._loss_timer.setSingleShot(True)
+        self._loss_timer.setInterval(int(1000 * LOSS_REDRAW_S))
+        self._loss_timer.timeout.connect(self._draw_loss_live)
         controller.liveFit.connect(self.show_live)
         controller.trainingStateChanged.connect(self._update_buttons)
         state.modelChanged.connect(self._load_settings)
@@ -315,8 +325,14 @@ class TrainingPanel(QWidget):
 
     # -- live view ---------------------------------------------------------------------------------------
     def show_live(self, live: LiveFit) -> None:
-        steps, loss = live.history()
-        self.loss_curve.setData(steps, np.maximum(loss, 1e-300), skipFiniteCheck=True)
+        # the loss curve is redrawn at most LOSS_REDRAW_S apart (the fit view keeps the full frame rate): each
+        # redraw repaints the whole log-scale plot, and a frame that repaints two plots is twice as long
+        self._pending_live = live
+        now = time.monotonic()
+        if now - self._last_loss_draw >= LOSS_REDRAW_S or live.phase != "training":
+            self._draw_loss_live()
+        elif not self._loss_timer.isActive():
+            self._loss_timer.start()
         if live.phase != "polishing":
             self.final_line.hide()
         what = {"init": "θ_0", "polishing": "polishing"}.get(live.phase, "training")
@@ -325,7 +341,17 @@ class TrainingPanel(QWidget):
             f"‖∇L<sub>w</sub>‖ = {fmt(live.grad_norm)}"
         )
 
+    def _draw_loss_live(self) -> None:
+        live = self._pending_live
+        if live is None:
+            return
+        self._last_loss_draw = time.monotonic()
+        steps, loss = live.history()
+        self.loss_curve.setData(steps, np.maximum(loss, 1e-300), skipFiniteCheck=True)
+
     def _on_fit_changed(self) -> None:
+        self._loss_timer.stop()
+        self._pending_live = None
         fit: FitRecord | None = self.state.fit
         if fit is None:
             self.final_line.hide()
@@ -344,8 +370,13 @@ class TrainingPanel(QWidget):
         polished = " + Newton polish" if fit.settings.converge else ""
         if fit.min_eigenvalues is not None and len(fit.min_eigenvalues):
             eig = f"<br>smallest Hessian eigenvalue λ<sub>min</sub> = {fmt(float(fit.min_eigenvalues[0]))}"
+        how = (
+            "<b>Restored</b> from the session file (no training history)"
+            if fit.extra.get("restored")
+            else f"<b>Trained</b>: {fit.extra.get('steps_taken', '?')} steps{polished}"
+        )
         self.readout.setText(
-            f"<b>Trained</b>: {fit.extra.get('steps_taken', '?')} steps{polished}<br>"
+            f"{how}<br>"
             f"L<sub>w</sub> = {fmt(fit.loss)} · ‖∇L<sub>w</sub>‖ = {fmt(fit.grad_norm)} · {status}{eig}"
         )
         self.readout.setToolTip(fit.message)
