@@ -199,6 +199,9 @@ class MainWindow(QMainWindow):
         self._unlearn_overlays: set[str] = set()
         self.unlearn_panel.overlayRequested.connect(self._on_unlearn_overlay)
         self.unlearn_dock.visibilityChanged.connect(self._sync_unlearn_overlays)
+        # tabbed docks: raising a tab does not send the panel a showEvent, so tell it
+        self.schedules_dock.visibilityChanged.connect(lambda v: v and self.schedules_panel.came_into_view())
+        self.unlearn_dock.visibilityChanged.connect(lambda v: v and self.unlearn_panel.came_into_view())
         self.tabifyDockWidget(self.eps_dock, self.homotopy_dock)
         self.tabifyDockWidget(self.homotopy_dock, self.decomposition_dock)
         self.tabifyDockWidget(self.decomposition_dock, self.schedules_dock)

@@ -1042,7 +1042,7 @@ class SchedulesPanel(QWidget):
         self._dirty = True
         if self._loading:
             return
-        if self.isVisible():
+        if self.in_view():
             self._timer.start()
 
     def is_busy(self) -> bool:
@@ -1810,6 +1810,15 @@ class SchedulesPanel(QWidget):
             self._set_status(f"{p.message} ({100 * p.fraction:.0f} %)")
 
     # -- Qt events ---------------------------------------------------------------------------------------
+    def in_view(self) -> bool:
+        """Shown and not covered: a dock tabbed behind another reports isVisible() but has no visible region."""
+        return self.isVisible() and not self.visibleRegion().isEmpty()
+
+    def came_into_view(self) -> None:
+        """Compute what changed while the panel was out of view (its dock tab was raised)."""
+        if self._dirty and not self._loading:
+            self._timer.start()
+
     def showEvent(self, ev):
         super().showEvent(ev)
         if self._dirty and not self._loading:

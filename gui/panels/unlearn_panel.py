@@ -339,7 +339,7 @@ class UnlearnPanel(QWidget):
 
     def request_update(self) -> None:
         self._dirty = True
-        if self.isVisible() and not self._loading:
+        if self.in_view() and not self._loading:
             self._timer.start()
 
     def compute_now(self) -> None:
@@ -611,6 +611,15 @@ class UnlearnPanel(QWidget):
         self._set_status("<br>".join(parts))
 
     # -- Qt events ---------------------------------------------------------------------------------------
+    def in_view(self) -> bool:
+        """Shown and not covered: a dock tabbed behind another reports isVisible() but has no visible region."""
+        return self.isVisible() and not self.visibleRegion().isEmpty()
+
+    def came_into_view(self) -> None:
+        """Compute what changed while the panel was out of view (its dock tab was raised)."""
+        if self._dirty:
+            self._timer.start()
+
     def showEvent(self, ev):
         super().showEvent(ev)
         if self._dirty:
