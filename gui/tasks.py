@@ -62,6 +62,36 @@ class LiveFit:
         return np.asarray(self._steps[:k], dtype=np.float64), np.asarray(self._loss[:k], dtype=np.float64)
 
 
+#: above this many parameters the per-point scores (one exact Hessian) are skipped after a fit
+SCORES_MAX_PARAMS = 2000
+#: damping λ of the Jacobian leverage h_i = ∇f_iᵀ(nG + nλI)⁻¹∇f_i shown per point (SCIENCE.md §6)
+LEVERAGE_DAMPING = 1e-3
+
+
+def point_scores(model, theta, x, y, w, kappa: float) -> dict[str, np.ndarray]:
+    """Per-point attributions drawn in the fit view (colour, hover), computed by core in the worker:
+    self-influence s_i = g_iᵀH⁻¹g_i (core.influence.self_influence_all, SCIENCE.md §3) and the Jacobian
+    leverage (core.linear.jacobian_leverage, §6). Missing entries mean "not available" (too large a model,
+    or a failed factorisation)."""
+    from core.influence import self_influence_all
+    from core.linear import jacobian_leverage
+
+    scores: dict[str, np.ndarray] = {}
+    if model.n_params > SCORES_MAX_PARAMS or not np.isfinite(theta).all():
+        return scores
+    try:
+        scores["self_influence"], _ = self_influence_all(model, theta, x, y, w, kappa)
+    except (np.linalg.LinAlgError, ValueError, FloatingPointError):
+        pass
+    try:
+        scores["leverage"] = np.asarray(jacobian_leverage(model, theta, x, LEVERAGE_DAMPING, kappa)).reshape(
+            -1
+        )
+    except (np.linalg.LinAlgError, ValueError, FloatingPointError):
+        pass
+    return {k: np.asarray(v, dtype=np.float64) for k, v in scores.items() if np.isfinite(v).all()}
+
+
 def fit_task(
     problem: Problem, revision: int, settings: Settings, fingerprint: str = ""
 ) -> Generator[Progress, None, FitRecord]:
@@ -133,6 +163,10 @@ def fit_task(
         curve=model.predict(theta_hat, grid)[0],
         fitted=model.predict(theta_hat, x)[0],
         min_eigenvalues=None if fit.polish is None else np.asarray(fit.polish.min_eigenvalues[0]),
-        extra={"diverged": bool(fit.training.diverged.any()), "steps_taken": int(fit.training.steps)},
+        extra={
+            "diverged": bool(fit.training.diverged.any()),
+            "steps_taken": int(fit.training.steps),
+            "scores": point_scores(model, theta_hat, x, y, w, kappa),
+        },
         fingerprint=fingerprint,
     )

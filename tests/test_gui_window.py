@@ -335,3 +335,53 @@ def test_backspace_in_a_text_field_edits_the_text_not_the_points(qtbot, trained_
     qtbot.keyClick(field, Qt.Key.Key_Backspace)
     assert field.text() == "0.1"
     assert w.state.data.weight[4] == 1.0
+
+
+def test_points_coloured_by_self_influence_and_hover_shows_it(qtbot, trained_window):
+    """Issue 4 item 1: per-point self-influence (checked against a torch autograd Hessian solve) in the hover
+    text, and the points coloured by it."""
+    import torch
+    from torch.func import hessian
+
+    w = trained_window
+    fit = w.state.fit
+    scores = fit.extra["scores"]
+    ds = w.state.data
+    model = fit.model
+    net = model.to_torch_sequential(fit.theta_hat)
+    names = [(n, p.shape) for n, p in net.named_parameters()]
+    xt, yt = torch.tensor(ds.x)[:, None], torch.tensor(ds.y)
+    kappa = w.state.settings.weight_decay
+
+    def unpack(t):
+        out, o = {}, 0
+        for name, shape in names:
+            size = int(np.prod(shape))
+            out[name] = t[o : o + size].reshape(shape)
+            o += size
+        return out
+
+    def loss(t):
+        f = torch.func.functional_call(net, unpack(t), (xt,))[:, 0]
+        return 0.5 * ((f - yt) ** 2).mean() + 0.5 * kappa * (t * t).sum()
+
+    t = torch.tensor(fit.theta_hat)
+    H = hessian(loss)(t).numpy()
+    for i in (0, 7, 13):
+
+        def li(t, i=i):
+            f = torch.func.functional_call(net, unpack(t), (xt[i : i + 1],))[0, 0]
+            return 0.5 * (f - yt[i]) ** 2
+
+        g = torch.func.grad(li)(t).numpy()
+        assert scores["self_influence"][i] == pytest.approx(g @ np.linalg.solve(H, g), rel=1e-8)
+        assert f"self-influence s_i = {scores['self_influence'][i]:.4g}" in w.fit_view.point_tooltip(i)
+    assert "leverage" in scores and (scores["leverage"] > 0).all() and (scores["leverage"] < 1).all()
+
+    fv = w.fit_view
+    fv.colour_combo.setCurrentIndex(fv.colour_combo.findData("self_influence"))
+    brushes = {b.color().name() for b in fv.points.data["brush"]}
+    assert len(brushes) > 5  # a colour ramp, not one colour
+    assert "self-influence" in fv.colour_range.text()
+    fv.colour_combo.setCurrentIndex(fv.colour_combo.findData("none"))
+    assert len({b.color().name() for b in fv.points.data["brush"]}) == 1

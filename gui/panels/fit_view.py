@@ -22,7 +22,9 @@ import pyqtgraph as pg
 from PySide6.QtCore import QPointF, Qt, Signal
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (
+    QComboBox,
     QGraphicsLinearLayout,
+    QHBoxLayout,
     QInputDialog,
     QLabel,
     QMenu,
@@ -36,6 +38,9 @@ from gui.analysis import OVERLAY_ESTIMATES
 from gui.export import Table, install_export_actions
 from gui.state import LabState
 from gui.tasks import LiveFit, display_grid
+
+#: per-point colourings of the fit view (keys of FitRecord.extra["scores"])
+COLOUR_CHOICES = {"none": "nothing", "self_influence": "self-influence s_i", "leverage": "leverage h_i"}
 
 #: A click within this many screen pixels of a point hits it.
 HIT_RADIUS_PX = 9.0
@@ -272,6 +277,22 @@ class FitView(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(0)
         layout.addWidget(self.plot, 1)
+        colour_row = QHBoxLayout()
+        colour_row.setContentsMargins(6, 0, 6, 0)
+        colour_row.addWidget(QLabel("Colour points by"))
+        self.colour_combo = QComboBox()
+        for key, label in COLOUR_CHOICES.items():
+            self.colour_combo.addItem(label, key)
+        self.colour_combo.setToolTip(
+            "Colour the points (weight 1) by a per-point attribution computed after each fit: self-influence "
+            "s_i = g_iᵀH⁻¹g_i or the Jacobian leverage h_i (damped, λ = 1e-3); dark = low, yellow = high"
+        )
+        self.colour_combo.currentIndexChanged.connect(self._recolour)
+        colour_row.addWidget(self.colour_combo)
+        self.colour_range = QLabel("")
+        self.colour_range.setStyleSheet("color: #555;")
+        colour_row.addWidget(self.colour_range, 1)
+        layout.addLayout(colour_row)
         layout.addWidget(self.hint)
         self.plot.setToolTip("")
         self.setToolTip("")
@@ -311,6 +332,7 @@ class FitView(QWidget):
         full, zero = w >= 1.0, w <= 0.0
         part = ~full & ~zero
         self.points.setData(x=x[full], y=y[full], data=idx[full])
+        self._recolour()
         self.deleted.setData(x=x[zero], y=y[zero], data=idx[zero])
         self.partial.setData(x=x[part], y=y[part], data=idx[part])
         corrupted = np.array([i for i in ds.corrupted if i < ds.n], dtype=int)
@@ -431,7 +453,30 @@ class FitView(QWidget):
         items += list(self.__dict__.get("_extra_curves", {}).values())
         self._set_analysis_legend(items)
 
+    def colour_key(self) -> str:
+        return self.colour_combo.currentData() or "none"
+
+    def _recolour(self, *_) -> None:
+        """Brush the full-weight points by the chosen per-point score (viridis, min → max of the shown points)."""
+        key = self.colour_key()
+        fit = self.state.fit
+        scores = fit.extra.get("scores", {}) if fit is not None and self.state.fit_is_current() else {}
+        values = scores.get(key)
+        idx = self.points.data["data"] if len(self.points.data) else np.zeros(0, dtype=int)
+        if key == "none" or values is None or len(values) != self.state.data.n or idx.size == 0:
+            # per point, as when coloured: a single brush would leave earlier per-point brushes in place
+            self.points.setBrush([pg.mkBrush(style.POINT_COLOR)] * idx.size)
+            self.colour_range.setText("" if key == "none" else "(available after the next fit)")
+            return
+        v = np.asarray(values, dtype=np.float64)[np.asarray(idx, dtype=int)]
+        lo, hi = float(v.min()), float(v.max())
+        t = (v - lo) / (hi - lo) if hi > lo else np.full(v.shape, 0.5)
+        cmap = pg.colormap.get("viridis")
+        self.points.setBrush([pg.mkBrush(c) for c in cmap.map(t, mode="qcolor")])
+        self.colour_range.setText(f"{COLOUR_CHOICES[key]}: {lo:.3g} (dark) … {hi:.3g} (yellow)")
+
     def _on_fit_changed(self) -> None:
+        self._recolour()
         fit = self.state.fit
         if fit is not None:
             self._live = None
@@ -563,6 +608,11 @@ class FitView(QWidget):
         fit = self.state.fit
         if fit is not None and self.state.fit_is_current():
             lines.append(f"residual y − f(x) = {ds.y[i] - fit.fitted[i]:.4g}")
+            scores = fit.extra.get("scores", {})
+            if i < len(scores.get("self_influence", ())):
+                lines.append(f"self-influence s_i = {scores['self_influence'][i]:.4g}")
+            if i < len(scores.get("leverage", ())):
+                lines.append(f"leverage h_i = {scores['leverage'][i]:.4g}")
         else:
             lines.append("residual: (fit is being recomputed)")
         if i in ds.corrupted:

@@ -112,7 +112,7 @@ class UnlearnPanel(QWidget):
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
         self._timer.setInterval(UPDATE_DELAY_MS)
-        self._timer.timeout.connect(self.compute_now)
+        self._timer.timeout.connect(self._compute_if_in_view)
 
         # -- controls ------------------------------------------------------------------------------------
         self.j_label = QLabel("")
@@ -611,6 +611,12 @@ class UnlearnPanel(QWidget):
         self._set_status("<br>".join(parts))
 
     # -- Qt events ---------------------------------------------------------------------------------------
+    def _compute_if_in_view(self) -> None:
+        # the debounce fires later than the request: the tab may have been covered meanwhile (or, at start-up,
+        # every tabbed dock reports itself visible before the tabs are laid out)
+        if self.in_view():
+            self.compute_now()
+
     def in_view(self) -> bool:
         """Shown and not covered: a dock tabbed behind another reports isVisible() but has no visible region."""
         return self.isVisible() and not self.visibleRegion().isEmpty()
