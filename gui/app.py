@@ -7,10 +7,17 @@ deleted, weight 0, select it — which analyses its deletion), wait until every 
 ε-path, the estimates, the homotopy), save a grab of the window, exit 0.
 ``--panel NAME`` raises a panel: ``fit``, ``training``, ``eps``, ``homotopy``, ``decomposition``.
 Preferences (geometry, recent files, last-used settings) are read and written only in interactive runs.
+
+Autosave (:mod:`gui.autosave`): interactive runs write the session to ``<config dir>/autosave/session.json`` every
+few edits and on exit. If the last run did not exit cleanly, the launch offers to restore that autosave (a
+question box; ``INFLUENCE_LAB_RESTORE=yes|no`` answers it without asking and is the only way a --screenshot run
+restores). A restored autosave takes the place of ``--session FILE``. Test hook: with
+``INFLUENCE_LAB_DUMP_SESSION=FILE``, a --screenshot run also saves the session it shows to FILE before exiting.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 
@@ -83,6 +90,18 @@ class ScreenshotDriver:
         if now - self.quiet_since < 0.35:
             return
         self.app.processEvents()
+        from gui.autosave import ENV_DUMP_SESSION
+
+        dump = os.environ.get(ENV_DUMP_SESSION)
+        if dump:  # test hook (module docstring)
+            from core.session import save_session
+
+            try:
+                save_session(self.window.current_session(), dump)
+            except (OSError, ValueError) as exc:
+                print(f"influence-lab: {ENV_DUMP_SESSION}: {exc}", file=sys.stderr)
+                self._finish(1)
+                return
         ok = self.window.grab().save(self.out)
         if not ok:
             print(f"influence-lab: could not write the screenshot {self.out}", file=sys.stderr)
@@ -126,13 +145,25 @@ def run_gui(args) -> int:
         print(f"influence-lab: unknown panel {panel!r}; panels: {names}", file=sys.stderr)
         return 2
     window.show()
-    if session_file:
+    from gui.autosave import restore_answer
+
+    restored = False
+    if not screenshot or restore_answer() is not None:
+        restored = window.offer_restore()
+    if restored:
+        if session_file:
+            print(f"influence-lab: restored the autosaved session instead of {session_file}", file=sys.stderr)
+        if panel:
+            window.show_panel(panel)
+    elif session_file:
         if not window.open_session(session_file):
             return 2
         if panel:
             window.show_panel(panel)
     else:
         window.start()
+    if not screenshot:
+        window.enable_autosave()
     delete = getattr(args, "delete", None)
     if delete is not None and not (0 <= delete < window.state.data.n):
         print(

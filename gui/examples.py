@@ -86,6 +86,16 @@ EXAMPLES = (
         damping=1e-2,
         ui=(("decomposition_space", "function"),),
     ),
+    Example(
+        "figure4_phase_portrait.json",
+        "Figure 4 — deletion schedules, phase portrait",
+        "The notes' linear 2-parameter problem (X ∈ R^{20×2}, the outlier z₁₉ deleted, s = 0.5, T = 2): flows of the "
+        "step, linear and exponential schedules from θ₀ = (0, 0), where the step at s is optimal, and from "
+        "θ₀ = (3, 3), where a later step and an exponential decay beat it (the Schedules tab, Figure-4 mode).",
+        j=7,
+        panel="schedules",
+        ui=(("schedules_mode", "figure4"),),
+    ),
 )
 
 

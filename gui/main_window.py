@@ -52,6 +52,7 @@ from core.problem import Problem, default_problem
 from core.session import Session, SessionError, load_session, save_session
 from gui import examples
 from gui.controller import Controller
+from gui.dynamics_tasks import MODE_FIG4, MODE_MLP
 from gui.export import ExportError, export_csv, export_figure, plot_table
 from gui.panels.common import ProjectionModel
 from gui.panels.decomposition import DecompositionPanel
@@ -165,6 +166,8 @@ class MainWindow(QMainWindow):
         self.panels: dict[str, QWidget] = {}
         self._closed = False
         self.session_path: Path | None = None
+        #: writes the session to the autosave slot every few edits and on close (gui.autosave); see enable_autosave
+        self.autosaver = None
         self._last_animated = None
 
         self.fit_view = FitView(self.state)
@@ -300,7 +303,7 @@ class MainWindow(QMainWindow):
 
     def raised_panel(self) -> str:
         """The analysis dock on top (its tab is current), for sessions."""
-        for name in ("eps", "homotopy", "decomposition"):
+        for name in ("eps", "homotopy", "decomposition", "schedules", "unlearn"):
             dock = self.panels[name]
             if dock.isVisible() and not dock.visibleRegion().isEmpty():
                 return name
@@ -801,6 +804,8 @@ class MainWindow(QMainWindow):
             dp.function_space.setChecked(True)
         if isinstance(ui.get("decomposition_log"), bool):
             dp.log.setChecked(ui["decomposition_log"])
+        if ui.get("schedules_mode") in (MODE_FIG4, MODE_MLP):
+            self.schedules_panel.set_mode(ui["schedules_mode"])
         if isinstance(ui.get("panel"), str):
             self.show_panel(ui["panel"])
 
@@ -833,8 +838,10 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(f"Saved the session to {path}", 4000)
         return True
 
-    def open_session(self, path: str | Path) -> bool:
-        """Open a session file; on any problem show it (file and problem) and keep everything as it was."""
+    def open_session(self, path: str | Path, as_file: bool = True) -> bool:
+        """Open a session file; on any problem show it (file and problem) and keep everything as it was.
+
+        ``as_file=False`` (restoring the autosave): the file does not become the session file nor a recent one."""
         path = Path(path)
         try:
             sess = load_session(path)
@@ -858,7 +865,8 @@ class MainWindow(QMainWindow):
         if not (isinstance(target, int) and not isinstance(target, bool) and 0 <= target < sess.data.n):
             target = None
         self.controller.cancel_all()
-        self.session_path = path
+        if as_file:
+            self.session_path = path
         self.state.replace_session(sess.data, settings, sess.selection, target, sess.damping)
         if sess.theta_hat is not None:
             theta0 = sess.theta0 if sess.theta0 is not None else self.state.problem().theta0()
@@ -867,10 +875,65 @@ class MainWindow(QMainWindow):
             self.controller.train()
         self.apply_ui(ui)
         self.fit_view.fit_range()
-        if self.remember:
+        if self.remember and as_file:
             self.app_settings.add_recent_session(path)
         self._update_title()
         self.statusBar().showMessage(f"Opened the session {path}", 4000)
+        return True
+
+    # -- autosave and crash recovery (gui.autosave) --------------------------------------------------------
+    def enable_autosave(self, directory: str | Path | None = None, **timing):
+        """Autosave the session every few edits and on close into ``directory`` (default: the autosave slot in
+        the config dir); ``timing``: ``every``, ``debounce_ms``, ``idle_ms`` of :class:`gui.autosave.Autosaver`."""
+        from gui.autosave import Autosaver
+
+        if self.autosaver is None:
+            self.autosaver = Autosaver(self, directory, **timing)
+        return self.autosaver
+
+    def offer_restore(self, answer: bool | None = None, directory: str | Path | None = None) -> bool:
+        """If the last run left an autosave without exiting cleanly, offer to restore it; True if restored.
+
+        ``answer`` decides (True/False); None: ``INFLUENCE_LAB_RESTORE=yes|no``, else a question box (interactive
+        windows) or no. Declined (or unreadable), a preference-writing window moves it aside to
+        ``previous-session.json``; a --screenshot window leaves the files as they are."""
+        from gui import autosave
+
+        if directory is None:
+            directory = self.autosaver.directory if self.autosaver is not None else autosave.autosave_dir()
+        directory = Path(directory)
+        path = autosave.pending_restore(directory)
+        if path is None:
+            return False
+        info = autosave.read_state(directory)
+        if answer is None:
+            answer = autosave.restore_answer()
+        if answer is None and self.interactive:
+            when = f" (autosaved {info['saved']})" if isinstance(info.get("saved"), str) else ""
+            answer = (
+                QMessageBox.question(
+                    self,
+                    "Restore the autosaved session?",
+                    f"Influence Lab did not exit cleanly last time. Restore the session autosaved then{when}?\n\n"
+                    f"No keeps it as {directory / autosave.PREVIOUS_FILE}.",
+                    QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+                    QMessageBox.StandardButton.Yes,
+                )
+                == QMessageBox.StandardButton.Yes
+            )
+        restored = bool(answer) and self.open_session(path, as_file=False)
+        if not restored:
+            if self.remember:
+                try:
+                    autosave.set_aside(directory)
+                except OSError as exc:
+                    print(f"influence-lab: could not move the autosave aside: {exc}", file=sys.stderr)
+            return False
+        original = info.get("session_path")
+        if isinstance(original, str) and original:
+            self.session_path = Path(original)
+            self._update_title()
+        self.statusBar().showMessage("Restored the autosaved session", 6000)
         return True
 
     def open_example(self, ex) -> bool:
@@ -1195,6 +1258,11 @@ class MainWindow(QMainWindow):
         self.eps_dock.raise_()
 
     def closeEvent(self, event):
+        if self.autosaver is not None and not self._closed:
+            try:
+                self.autosaver.finish()  # the last autosave, marked clean: the next launch offers no restore
+            except Exception as exc:  # never block closing
+                print(f"influence-lab: autosave on exit failed: {exc}", file=sys.stderr)
         if self.remember and not self._closed:
             try:
                 self.save_preferences()

@@ -169,6 +169,13 @@ def test_examples_open_in_one_click(qtbot, window, ex):
         assert a.epspath.reached == 100 and a.epspath.straightness["tangent_angle_deg"] > 20
     if ex.panel == "homotopy":
         assert w.homotopy_panel.scalar.currentData() == "distance"
+    if ex.panel == "schedules":
+        from gui.dynamics_tasks import MODE_FIG4
+
+        sp = w.schedules_panel
+        assert sp.mode == MODE_FIG4
+        qtbot.waitUntil(lambda: sp.record is not None and not sp.is_busy(), timeout=60_000)
+        assert sp.record.mode == MODE_FIG4
     if ex.panel == "decomposition":
         gaps = a.estimates.result.decomposition
         first3 = [gaps["warm_start_gap"], gaps["proximity_gap"], gaps["non_convergence_gap"]]
