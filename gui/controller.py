@@ -22,6 +22,8 @@ from __future__ import annotations
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
+from core.limits import problem_size_error
+from core.problem import deletion_error
 from gui.analysis import (
     AnalysisKey,
     AnalysisResults,
@@ -108,6 +110,12 @@ class Controller(QObject):
         problem = state.problem()
         revision = state.revision
         settings = state.settings
+        too_big = problem_size_error(problem, "train")
+        if (
+            too_big is not None
+        ):  # refuse with the limit's message instead of running out of memory in a worker
+            self.errorOccurred.emit("Model or data too large", too_big)
+            return
         fp = problem_fingerprint(problem, settings)
         self.runner.submit(
             FIT,
@@ -241,6 +249,10 @@ class Controller(QObject):
             self.runner.cancel(kind, notify=False)
         settings = state.settings
         problem = base_problem(state.problem(), j)
+        too_big = problem_size_error(problem, "analyze") or deletion_error(problem, j)
+        if too_big is not None:
+            self.errorOccurred.emit("Deletion analysis refused", too_big)
+            return
         fp = problem_fingerprint(problem, settings)
         key = AnalysisKey(j, state.revision, fp)
         old = state.analysis

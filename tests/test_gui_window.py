@@ -385,3 +385,18 @@ def test_points_coloured_by_self_influence_and_hover_shows_it(qtbot, trained_win
     assert "self-influence" in fv.colour_range.text()
     fv.colour_combo.setCurrentIndex(fv.colour_combo.findData("none"))
     assert len({b.color().name() for b in fv.points.data["brush"]}) == 1
+
+
+def test_a_model_beyond_the_size_limits_is_refused_with_a_message(qtbot, trained_window, monkeypatch):
+    from dataclasses import replace
+
+    w = trained_window
+    shown = []
+    monkeypatch.setattr(w, "interactive", True)
+    monkeypatch.setattr(QMessageBox, "warning", lambda *a: shown.append(a[1:3]))
+    w.state.set_settings(replace(w.state.settings, hidden=(5000, 5000)))
+    qtbot.waitUntil(lambda: bool(shown), timeout=TIMEOUT_MS)
+    title, message = shown[-1]
+    assert "too large" in title and "parameters" in message
+    assert not live_threads()  # nothing was started
+    assert w.state.data.n == 20  # the points are untouched

@@ -52,6 +52,7 @@ from PySide6.QtWidgets import (
 )
 
 from core import schedules as sch
+from core.limits import MAX_HESSIAN_PARAMS
 from gui import style
 from gui.dynamics_tasks import (
     FIG4_THETA0S,
@@ -1199,7 +1200,9 @@ class SchedulesPanel(QWidget):
             self.request_update()
 
     def _load_param_names(self) -> None:
-        names = self.state.settings.model().param_names()
+        model = self.state.settings.model()
+        # beyond the exact-Hessian limit no analysis runs; naming millions of parameters would freeze the GUI
+        names = model.param_names() if model.n_params <= MAX_HESSIAN_PARAMS else []
         old = [self.param_x.itemText(i) for i in range(self.param_x.count())]
         labels = [f"θ{_sub(k)} {n}" for k, n in enumerate(names)]
         if labels == old:
