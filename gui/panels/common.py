@@ -404,3 +404,28 @@ class FrameControl(QWidget):
         self._drawn = self._wanted
         if self.count > 0:
             self.frameChanged.emit(self._wanted)
+
+
+class ComputesWhenInView:
+    """Mixin for a panel that recomputes (``compute_now``) after a debounce ``_timer`` only while it can be seen.
+
+    A dock tabbed behind another still reports ``isVisible()`` but has no visible region, and raising its tab
+    sends the panel no showEvent: the main window calls :meth:`came_into_view` instead. The panel provides
+    ``_timer`` (a single-shot debounce connected to :meth:`_compute_if_in_view`), ``_dirty``, ``_loading`` and
+    ``compute_now``.
+    """
+
+    def in_view(self) -> bool:
+        """Shown and not covered by another tab."""
+        return self.isVisible() and not self.visibleRegion().isEmpty()
+
+    def _compute_if_in_view(self) -> None:
+        # the debounce fires later than the request: the tab may have been covered meanwhile (or, at start-up,
+        # every tabbed dock reports itself visible before the tabs are laid out)
+        if self.in_view():
+            self.compute_now()
+
+    def came_into_view(self) -> None:
+        """Compute what changed while the panel was out of view (its dock tab was raised)."""
+        if self._dirty and not self._loading:
+            self._timer.start()

@@ -69,6 +69,7 @@ from gui.dynamics_tasks import (
 )
 from gui.export import Table, install_export_actions
 from gui.jobs import JobRunner
+from gui.panels.common import ComputesWhenInView
 from gui.state import LabState
 
 #: Debounce of a recomputation after an edit (ms).
@@ -499,7 +500,7 @@ def _cancel_kind(runner: JobRunner, kind: str, *_) -> None:
         pass
 
 
-class SchedulesPanel(QWidget):
+class SchedulesPanel(ComputesWhenInView, QWidget):
     """Deletion schedules ε(t), their criterion 𝓔 and phase portraits (module docstring)."""
 
     #: a new :class:`gui.dynamics_tasks.SchedulesRecord` is shown
@@ -1813,21 +1814,6 @@ class SchedulesPanel(QWidget):
             self._set_status(f"{p.message} ({100 * p.fraction:.0f} %)")
 
     # -- Qt events ---------------------------------------------------------------------------------------
-    def _compute_if_in_view(self) -> None:
-        # the debounce fires later than the request: the tab may have been covered meanwhile (or, at start-up,
-        # every tabbed dock reports itself visible before the tabs are laid out)
-        if self.in_view():
-            self.compute_now()
-
-    def in_view(self) -> bool:
-        """Shown and not covered: a dock tabbed behind another reports isVisible() but has no visible region."""
-        return self.isVisible() and not self.visibleRegion().isEmpty()
-
-    def came_into_view(self) -> None:
-        """Compute what changed while the panel was out of view (its dock tab was raised)."""
-        if self._dirty and not self._loading:
-            self._timer.start()
-
     def showEvent(self, ev):
         super().showEvent(ev)
         if self._dirty and not self._loading:

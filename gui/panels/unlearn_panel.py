@@ -65,6 +65,7 @@ from gui.dynamics_tasks import (
 )
 from gui.export import Table, install_export_actions
 from gui.jobs import JobRunner
+from gui.panels.common import ComputesWhenInView
 from gui.panels.schedules_panel import _cancel_kind, _make_plot
 from gui.state import LabState
 
@@ -89,7 +90,7 @@ def _positive(y: np.ndarray) -> np.ndarray:
     return np.where(y > 0, y, np.nan)
 
 
-class UnlearnPanel(QWidget):
+class UnlearnPanel(ComputesWhenInView, QWidget):
     """Distances of retrain / D2D / R2D to the retrained model against unlearning steps (module docstring)."""
 
     #: a model curve for the fit view: (name, xs, ys); empty arrays remove it
@@ -611,21 +612,6 @@ class UnlearnPanel(QWidget):
         self._set_status("<br>".join(parts))
 
     # -- Qt events ---------------------------------------------------------------------------------------
-    def _compute_if_in_view(self) -> None:
-        # the debounce fires later than the request: the tab may have been covered meanwhile (or, at start-up,
-        # every tabbed dock reports itself visible before the tabs are laid out)
-        if self.in_view():
-            self.compute_now()
-
-    def in_view(self) -> bool:
-        """Shown and not covered: a dock tabbed behind another reports isVisible() but has no visible region."""
-        return self.isVisible() and not self.visibleRegion().isEmpty()
-
-    def came_into_view(self) -> None:
-        """Compute what changed while the panel was out of view (its dock tab was raised)."""
-        if self._dirty:
-            self._timer.start()
-
     def showEvent(self, ev):
         super().showEvent(ev)
         if self._dirty:
