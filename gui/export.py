@@ -36,6 +36,7 @@ from PySide6.QtGui import (
 from PySide6.QtWidgets import QFileDialog, QGraphicsView, QMessageBox, QWidget
 
 from core.atomic import atomic_write_bytes, atomic_write_text
+from gui import style
 
 FIGURE_FORMATS = ("png", "svg", "pdf")
 FIGURE_FILTER = "PNG image (*.png);;SVG vector graphics (*.svg);;PDF document (*.pdf)"
@@ -96,7 +97,8 @@ def png_bytes(widget: QWidget, scale: float = 2.0) -> bytes:
 def _render_view(widget: QWidget, painter: QPainter, target: QRectF) -> None:
     if isinstance(widget, QGraphicsView):
         vp = widget.viewport().rect()
-        widget.render(painter, target, QRect(vp))
+        with style.uncached(widget):  # vector text and lines in SVG / PDF, not the on-screen pixmap cache
+            widget.render(painter, target, QRect(vp))
     else:
         painter.save()
         painter.translate(target.topLeft())

@@ -14,8 +14,8 @@ The contract (DESIGN.md, "workers that can be stopped"):
   frame (intermediate partial results are dropped, never queued) and no Qt object is ever shared with a thread.
 - Jobs can be paused (the worker waits between yields), single-stepped while paused, and cancelled.
 - The GUI thread has priority (see :class:`ComputeLane`): workers compute one at a time, highest priority first,
-  and wait between two yields while the GUI thread is processing events, so a paint or a result handler runs at
-  full speed instead of sharing the GIL with every worker.
+  and wait between two yields while the GUI thread delivers results or paints, so a paint or a result handler
+  runs at full speed instead of sharing the GIL with every worker.
 - :meth:`JobRunner.shutdown` cancels every job and joins every worker thread (the main window calls it from
   ``closeEvent``); :func:`live_threads` lists the worker threads still alive (the test suite's leak check).
 """
@@ -26,11 +26,12 @@ import sys
 import threading
 import time
 import traceback
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtCore import QCoreApplication, QEvent, QObject, Qt, QTimer, Signal
 
 from core.progress import Progress
 
@@ -46,12 +47,12 @@ FRAME_RATE = 30
 #: thread switches, only while the GUI thread wants the GIL.
 GIL_SWITCH_INTERVAL = 0.0002
 
-#: While the GUI thread is busy, a worker that has computed for GUI_SLICE seconds since its last pause waits
-#: (at its next yield) up to MAX_GUI_WAIT seconds for the GUI thread to go idle: the GUI gets the interpreter to
-#: itself for most of a paint, and a worker still gets at least about half of the time when the GUI is never
-#: idle (an animation), so long computations keep moving.
-GUI_SLICE = 0.005
-MAX_GUI_WAIT = 0.010
+#: While the GUI thread is busy, a worker waits at its next yield up to MAX_GUI_WAIT seconds for the GUI thread to
+#: finish: the GUI gets the interpreter to itself for a paint or a result handler. When a wait times out (the GUI
+#: stayed busy, e.g. a long animation) the worker computes for GUI_SLICE seconds before it waits again, so long
+#: computations keep moving.
+GUI_SLICE = 0.002
+MAX_GUI_WAIT = 0.050
 
 _registry_lock = threading.Lock()
 _live_threads: set[threading.Thread] = set()
@@ -64,9 +65,13 @@ class ComputeLane:
     Why: every worker is Python driving numpy on small arrays, so it holds the GIL almost all the time; with k
     busy workers the GUI thread gets about 1/(k+1) of the interpreter and a 15 ms paint takes 60 ms or more
     (measured: 300-500 ms stalls of a 10 ms probe with four analysis jobs). Running the workers one at a time
-    loses nothing (the GIL serialises them anyway), and pausing them at their yields while the GUI thread is
-    awake gives the GUI the interpreter. The GUI thread's event dispatcher reports busy/idle
-    (:meth:`install_gui_hooks`, ``awake`` / ``aboutToBlock``).
+    loses nothing (the GIL serialises them anyway), and pausing them at their yields while the GUI thread works
+    gives the GUI the interpreter.
+
+    The GUI thread says when it is busy: around the job runner's delivery of results (:meth:`gui_busy`) and
+    around every paint of a watched window (:class:`PaintWatcher`). The event dispatcher's ``awake`` /
+    ``aboutToBlock`` signals cannot tell: with Qt's glib dispatcher (Linux) timers, posted events and paints are
+    all dispatched between ``aboutToBlock`` and ``awake``, so the GUI looked idle exactly while it worked.
     """
 
     def __init__(self):
@@ -76,15 +81,14 @@ class ComputeLane:
         self._seq = 0
         self.gui_idle = threading.Event()
         self.gui_idle.set()
-        self._hooked = False
+        self._busy_depth = 0  # GUI thread only
 
     def acquire(self, job: Job) -> None:
         """Block until ``job`` may compute its next step (raises JobCancelled if it is cancelled meanwhile)."""
-        now = time.perf_counter()
-        if now - job._slice_start >= GUI_SLICE:
-            if not self.gui_idle.is_set():
-                self.gui_idle.wait(MAX_GUI_WAIT)
-            job._slice_start = time.perf_counter()
+        if not self.gui_idle.is_set() and time.perf_counter() >= job._free_until:
+            if not self.gui_idle.wait(MAX_GUI_WAIT):
+                # the GUI stayed busy the whole wait (an animation, a long paint): compute a slice regardless
+                job._free_until = time.perf_counter() + GUI_SLICE
         with self._cond:
             self._seq += 1
             entry = (job.priority, self._seq, job)
@@ -106,18 +110,93 @@ class ComputeLane:
                 self._holder = None
             self._cond.notify_all()
 
-    def install_gui_hooks(self) -> None:
-        """Follow the GUI thread's event loop: busy from ``awake`` to ``aboutToBlock`` (call in the GUI thread)."""
-        if self._hooked:
-            return
-        from PySide6.QtCore import QAbstractEventDispatcher, QThread
+    # -- GUI thread -------------------------------------------------------------------------------------
+    def begin_gui_work(self) -> None:
+        self._busy_depth += 1
+        self.gui_idle.clear()
 
-        dispatcher = QAbstractEventDispatcher.instance(QThread.currentThread())
-        if dispatcher is None:
-            return
-        dispatcher.awake.connect(self.gui_idle.clear)
-        dispatcher.aboutToBlock.connect(self.gui_idle.set)
-        self._hooked = True
+    def end_gui_work(self) -> None:
+        self._busy_depth = max(0, self._busy_depth - 1)
+        if self._busy_depth == 0:
+            self.gui_idle.set()
+
+    @contextmanager
+    def gui_busy(self) -> Iterator[None]:
+        """Workers pause at their next yield while the block runs (GUI thread; nests)."""
+        self.begin_gui_work()
+        try:
+            yield
+        finally:
+            self.end_gui_work()
+
+
+#: The events during which Qt paints a window: an update request, an expose (first show, resize) or a paint.
+_PAINTING_EVENTS = frozenset({QEvent.Type.UpdateRequest, QEvent.Type.Expose, QEvent.Type.Paint})
+
+
+class _SettleMarker(QObject):
+    """Marks the GUI thread busy until the events already queued have been handled.
+
+    :meth:`mark` makes the GUI busy and posts this object a low-priority event; Qt delivers it only after every
+    event posted before it (the paints a result handler or an update request caused). One process-wide instance,
+    so a window closed meanwhile never leaves the lane busy."""
+
+    _DONE = QEvent.Type(QEvent.registerEventType())
+
+    def __init__(self, lane: ComputeLane):
+        super().__init__()
+        self.lane = lane
+        self.pending = False
+
+    def mark(self) -> None:
+        if not self.pending:
+            self.pending = True
+            self.lane.begin_gui_work()
+            QCoreApplication.postEvent(self, QEvent(self._DONE), Qt.EventPriority.LowEventPriority.value)
+
+    def event(self, event: QEvent) -> bool:
+        if event.type() == self._DONE:
+            if self.pending:
+                self.pending = False
+                self.lane.end_gui_work()
+            return True
+        return super().event(event)
+
+
+_settle_marker: _SettleMarker | None = None
+
+
+def mark_gui_busy_until_settled() -> None:
+    """The workers pause (at their next yields) until the GUI thread has handled the events queued so far."""
+    global _settle_marker
+    if _settle_marker is None:
+        _settle_marker = _SettleMarker(LANE)
+    _settle_marker.mark()
+
+
+class PaintWatcher(QObject):
+    """Tells the lane that the GUI thread is busy while a top-level window paints.
+
+    Qt 6 paints a window's changed widgets in one pass when the window (or its QWindow) handles an
+    ``UpdateRequest`` or an ``Expose``. On such an event this filter (on the widget, and on its QWindow once that
+    exists) marks the GUI busy until the queued events are handled (:func:`mark_gui_busy_until_settled`): the
+    paint, and what it triggers (pyqtgraph re-ranges and repaints in posted events). Measured on the deletion
+    analysis, busy until settled gave shorter main-thread gaps than busy during the paint call alone, because a
+    worker then does not start a step between two paints of the same burst."""
+
+    def __init__(self, parent: QObject | None = None):
+        super().__init__(parent)
+        self._handles: list = []
+
+    def eventFilter(self, obj: QObject, event: QEvent) -> bool:
+        if hasattr(obj, "windowHandle"):  # the widget: follow its QWindow (created when it is first shown)
+            handle = obj.windowHandle()
+            if handle is not None and not any(h is handle for h in self._handles):
+                handle.installEventFilter(self)
+                self._handles.append(handle)
+        if event.type() in _PAINTING_EVENTS:
+            mark_gui_busy_until_settled()
+        return False
 
 
 #: The process-wide lane every JobRunner's workers share.
@@ -163,7 +242,7 @@ class Job:
     ):
         self.kind = kind
         self.priority = priority
-        self._slice_start = 0.0
+        self._free_until = 0.0  # perf_counter() until which the job computes even while the GUI is busy
         self.factory = factory
         self.revision = revision
         self.label = label
@@ -303,7 +382,13 @@ class JobRunner(QObject):
         self._closed = False
         if sys.getswitchinterval() > GIL_SWITCH_INTERVAL:
             sys.setswitchinterval(GIL_SWITCH_INTERVAL)
-        LANE.install_gui_hooks()
+        self._paint_watchers: list[PaintWatcher] = []
+
+    def watch_paints(self, window: QObject) -> None:
+        """Pause the workers while ``window`` (a top-level widget) paints (see :class:`PaintWatcher`)."""
+        watcher = PaintWatcher(self)
+        window.installEventFilter(watcher)
+        self._paint_watchers.append(watcher)
 
     # -- requests ---------------------------------------------------------------------------------------
     def submit(
@@ -390,6 +475,11 @@ class JobRunner(QObject):
 
     # -- GUI-thread delivery ----------------------------------------------------------------------------
     def _poll(self) -> None:
+        with LANE.gui_busy():  # the result handlers run without the workers competing for the interpreter
+            self._deliver()
+        mark_gui_busy_until_settled()  # ... and the repaints they caused
+
+    def _deliver(self) -> None:
         changed = False
         for kind, job in list(self._jobs.items()):
             done = job.finished.is_set()  # read first: every progress was written before `finished` was set

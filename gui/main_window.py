@@ -54,7 +54,7 @@ from gui import examples
 from gui.controller import Controller
 from gui.dynamics_tasks import MODE_FIG4, MODE_MLP
 from gui.export import ExportError, export_csv, export_figure, plot_table
-from gui.panels.common import ProjectionModel
+from gui.panels.common import ProjectionModel, staggered_updates_pending
 from gui.panels.decomposition import DecompositionPanel
 from gui.panels.eps_path import EpsPathPanel
 from gui.panels.fit_view import FitView, make_add_mode_action
@@ -163,6 +163,7 @@ class MainWindow(QMainWindow):
         self.state = LabState(problem or default_problem(), self)
         self.controller = Controller(self.state, self)
         self.runner = self.controller.runner
+        self.runner.watch_paints(self)  # workers pause while this window paints (gui.jobs.PaintWatcher)
         self.panels: dict[str, QWidget] = {}
         self._closed = False
         self.session_path: Path | None = None
@@ -1207,7 +1208,8 @@ class MainWindow(QMainWindow):
         self.controller.train()
 
     def is_idle(self) -> bool:
-        return self.controller.idle()
+        """No job runs and no staggered plot update is waiting (everything asked for is computed and drawn)."""
+        return self.controller.idle() and staggered_updates_pending() == 0
 
     def analysis_complete(self) -> bool:
         """No analysis, or every part of the current one has arrived (or failed)."""

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pyqtgraph as pg
 from PySide6.QtGui import QColor
+from PySide6.QtWidgets import QGraphicsItem, QGraphicsView
 
 #: Colour-blind-safe palette (Okabe–Ito) for the series of the plots.
 BLUE = "#0072B2"
@@ -51,8 +54,46 @@ def style_plot(plot: pg.PlotWidget | pg.PlotItem, title: str | None = None) -> N
         ax = item.getAxis(name)
         ax.setTextPen(BLACK)
         ax.setPen(GREY)
+    cache_axes(item)
     if title:
         item.setTitle(title, color=BLACK, size="11pt")
+
+
+def cache_axes(item: pg.PlotItem) -> None:
+    """Keep each axis (ticks, tick labels, grid) as a pixmap that is redrawn only when its range or size changes.
+
+    Why: pyqtgraph replays an axis's QPicture on every repaint of its plot, and that replay (text layout of each
+    tick label) was half of a plot's paint time: 4 ms per axis, 16 → 8 ms for the Data & fit view, measured
+    offscreen. A curve changing under an unchanged axis now repaints only the curves. Exports render without
+    the cache (:func:`uncached`), so SVG and PDF keep vector text.
+    """
+    for name in ("left", "bottom", "right", "top"):
+        ax = item.getAxis(name)
+        ax.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
+        # an axis widens for longer tick labels and (by default) narrows again for shorter ones; each change
+        # re-lays out the plot and paints it a second time right after a new result. Only widening keeps the
+        # layout fixed after the first few results.
+        if name in ("left", "right"):
+            ax.textWidth = max(
+                ax.textWidth, 40
+            )  # room for "−0.0005" from the start (pyqtgraph reserves 30 px)
+        ax.setStyle(autoReduceTextSpace=False)
+
+
+@contextmanager
+def uncached(view: QGraphicsView) -> Iterator[None]:
+    """Within the block, every item of ``view``'s scene paints itself (no pixmap cache): for vector exports."""
+    scene = view.scene() if isinstance(view, QGraphicsView) else None
+    saved = [] if scene is None else [(it, it.cacheMode()) for it in scene.items()]
+    for it, mode in saved:
+        if mode != QGraphicsItem.CacheMode.NoCache:
+            it.setCacheMode(QGraphicsItem.CacheMode.NoCache)
+    try:
+        yield
+    finally:
+        for it, mode in saved:
+            if mode != QGraphicsItem.CacheMode.NoCache:
+                it.setCacheMode(mode)
 
 
 class LogAxis(pg.AxisItem):

@@ -98,6 +98,13 @@ def wait_analysis(qtbot, w, timeout: int = TIMEOUT_MS) -> None:
     qtbot.wait(30)  # panels draw parts of a result in later turns of the event loop
 
 
+def wait_drawn(qtbot, timeout: int = TIMEOUT_MS) -> None:
+    """Wait until the plot updates the panels stagger over later turns of the event loop have run."""
+    from gui.panels.common import staggered_updates_pending
+
+    qtbot.waitUntil(lambda: staggered_updates_pending() == 0, timeout=timeout)
+
+
 def data_to_view(fit_view, x: float, y: float) -> QPoint:
     """Viewport pixel position of the data point (x, y) in the Data & fit plot."""
     scene = fit_view.viewbox.mapViewToScene(QPointF(x, y))

@@ -161,3 +161,69 @@ def test_shutdown_joins_running_workers(qtbot):
     assert live_threads() == []
     with pytest.raises(RuntimeError):
         r.submit("a", forever)
+
+
+def _stamps(log: list):
+    """A job that computes in short steps (pure Python, holding the GIL) and logs the time of each step."""
+
+    def gen():
+        k = 0
+        while True:
+            t = time.perf_counter()
+            while time.perf_counter() - t < 0.0005:
+                pass
+            log.append(time.perf_counter())
+            k += 1
+            yield Progress(k, 0, "", k)
+
+    return gen
+
+
+def test_workers_pause_while_the_gui_thread_is_busy(qtbot, runner):
+    """gui.jobs.ComputeLane: while the GUI thread delivers results or paints (LANE.gui_busy), a worker computes
+    at most GUI_SLICE per MAX_GUI_WAIT; when the GUI is free it computes all the time."""
+    from gui.jobs import GUI_SLICE, LANE, MAX_GUI_WAIT
+
+    log: list[float] = []
+    runner.submit("steps", _stamps(log))
+    qtbot.waitUntil(lambda: len(log) > 20, timeout=5000)
+    window = 0.4
+    t0 = time.perf_counter()
+    time.sleep(window)  # GUI thread free (sleeping releases the interpreter)
+    t1 = time.perf_counter()
+    with LANE.gui_busy():
+        time.sleep(window)  # GUI thread "busy" (the workers do not know it sleeps)
+    t2 = time.perf_counter()
+    runner.cancel("steps")
+    qtbot.waitUntil(runner.idle, timeout=5000)
+    free = sum(t0 <= t < t1 for t in log)
+    busy = sum(t1 <= t < t2 for t in log)
+    # free: a step every ~0.5 ms; busy: about GUI_SLICE of steps per MAX_GUI_WAIT (a few % of the free rate)
+    assert free > 100
+    assert busy < free * 3 * GUI_SLICE / MAX_GUI_WAIT + 5, (free, busy)
+    assert LANE.gui_idle.is_set()
+
+
+def test_paint_watcher_marks_the_gui_busy_during_a_paint(qtbot, runner):
+    """The lane sees the GUI thread busy for the whole paint pass of a watched window, and free after it."""
+    from PySide6.QtWidgets import QWidget
+
+    from gui.jobs import LANE
+
+    seen: list[bool] = []
+
+    class Probe(QWidget):
+        def paintEvent(self, event):
+            seen.append(LANE.gui_idle.is_set())
+
+    w = Probe()
+    qtbot.addWidget(w)
+    runner.watch_paints(w)
+    w.resize(120, 80)
+    w.show()
+    qtbot.waitExposed(w)
+    seen.clear()
+    w.update()
+    qtbot.waitUntil(lambda: bool(seen), timeout=2000)
+    assert seen[-1] is False  # busy while painting
+    qtbot.waitUntil(LANE.gui_idle.is_set, timeout=2000)  # and free once the pass is over

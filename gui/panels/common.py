@@ -5,13 +5,26 @@ from __future__ import annotations
 
 import math
 import time
+import weakref
+from collections.abc import Callable
 
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QObject, Qt, QTimer, Signal
-from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPushButton, QSizePolicy, QSlider, QWidget
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QScrollArea,
+    QSizePolicy,
+    QSlider,
+    QWidget,
+)
 
 from gui import style
+from gui.jobs import LANE
 
 #: Animation refresh rate (Hz): a QTimer draws the latest frame at most this often.
 ANIMATION_FPS = 30
@@ -44,6 +57,99 @@ def param_label(names: list[str], k: int) -> str:
     """Axis text for parameter k: θ_k and its name in the layout (SCIENCE.md §1), e.g. θ₀ = W1[0,0]."""
     name = names[k] if 0 <= k < len(names) else "?"
     return f"θ<sub>{k}</sub> = {name}"
+
+
+#: Pause between two staggered plot updates (ms): the event loop runs its timers and input in between.
+STAGGER_MS = 8
+
+
+class _Stagger(QObject):
+    """Plot updates run one per turn of the event loop, STAGGER_MS apart, in the order they were asked for.
+
+    Why: Qt paints every widget of a window that changed since the last paint in one pass. When a result updates
+    several plots in one handler (or in a zero-delay timer, which Qt 6 runs before any due timer or input), their
+    repaints add up to one long stall of the GUI thread; one plot per turn keeps each pass short.
+    A later request under the same key replaces a pending one (only the newest state is drawn).
+    """
+
+    def __init__(self):
+        super().__init__()
+        self._queue: dict[object, Callable[[], None]] = {}
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.setInterval(STAGGER_MS)
+        self._timer.timeout.connect(self._run_one)
+
+    def add(self, key: object, fn: Callable[[], None]) -> None:
+        self._queue.pop(key, None)
+        self._queue[key] = fn
+        if not self._timer.isActive():
+            self._timer.start()
+
+    def pending(self) -> int:
+        return len(self._queue)
+
+    def _run_one(self) -> None:
+        if not self._queue:
+            return
+        key = next(iter(self._queue))
+        fn = self._queue.pop(key)
+        try:
+            with LANE.gui_busy():
+                fn()
+        finally:
+            if self._queue:
+                self._timer.start()
+
+
+_stagger: _Stagger | None = None
+
+
+def stagger(owner: QObject, name: str, method: Callable[[], None]) -> None:
+    """Run ``method`` (a bound method of ``owner``, or a callable) in a later turn of the event loop, after the
+    plot updates asked for before it, one per turn (see :class:`_Stagger`). Nothing runs if ``owner`` has been
+    deleted meanwhile."""
+    global _stagger
+    if _stagger is None:
+        _stagger = _Stagger()
+    ref = weakref.ref(owner)
+
+    def run() -> None:
+        obj = ref()
+        if obj is None:
+            return
+        try:
+            obj.objectName()  # raises RuntimeError once the C++ object is gone
+        except RuntimeError:
+            return
+        method()
+
+    _stagger.add((id(owner), name), run)
+
+
+def staggered_updates_pending() -> int:
+    """How many staggered plot updates are waiting (the main window is not idle while any are)."""
+    return 0 if _stagger is None else _stagger.pending()
+
+
+def fixed_height_box(label: QLabel, lines: int) -> QScrollArea:
+    """``label`` in a box ``lines`` text lines high that scrolls when the text is longer.
+
+    Why: a word-wrapped readout whose text grows by a line takes that height from the plots above it; the plots'
+    resize re-lays out and repaints them, and it came exactly when results arrived (a main-thread stall). A box of
+    fixed height keeps every plot's size whatever the text.
+    """
+    label.setWordWrap(True)
+    label.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
+    box = QScrollArea()
+    box.setObjectName(f"{label.objectName() or 'readout'}Box")
+    box.setWidget(label)
+    box.setWidgetResizable(True)
+    box.setFrameShape(QFrame.Shape.NoFrame)
+    box.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+    box.setFixedHeight(lines * label.fontMetrics().lineSpacing() + 6)
+    box.setToolTip(label.toolTip())
+    return box
 
 
 def fmt(v, digits: int = 3) -> str:

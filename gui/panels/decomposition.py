@@ -34,7 +34,7 @@ from PySide6.QtWidgets import (
 from gui import style
 from gui.analysis import ESTIMATE_LABELS, GAP_NAMES, EstimatesRecord
 from gui.export import Table, install_export_actions
-from gui.panels.common import Log10Axis, fmt
+from gui.panels.common import Log10Axis, fixed_height_box, fmt
 from gui.state import LabState
 
 IDLE_TEXT = "Delete a point (select it, press Del) to decompose the error of the influence estimates."
@@ -181,7 +181,7 @@ class DecompositionPanel(QWidget):
         lay.setSpacing(3)
         lay.addLayout(top)
         lay.addWidget(split, 1)
-        lay.addWidget(self.readout)
+        lay.addWidget(fixed_height_box(self.readout, 4))
 
         install_export_actions(self.plot, "error-decomposition", self.bars_table)
 

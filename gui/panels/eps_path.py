@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QSplitter, QVBoxLayout, QWidget
 
 from gui import style
@@ -24,12 +24,14 @@ from gui.panels.common import (
     FrameControl,
     ProjectionModel,
     ProjectionSelector,
+    fixed_height_box,
     fmt,
     legend_above,
     make_plot,
     param_label,
     set_axis_label,
     set_title,
+    stagger,
     subscript,
 )
 from gui.state import LabState
@@ -161,14 +163,14 @@ class EpsPathPanel(QWidget):
         lay.setSpacing(3)
         lay.addLayout(top)
         lay.addWidget(split, 1)
-        lay.addWidget(self.readout)
+        lay.addWidget(fixed_height_box(self.readout, 4))
 
         install_export_actions(self.params_plot, "eps-path-parameters", self.params_table)
         install_export_actions(self.proj_plot, "eps-path-plane", self.projection_table)
 
         self.frames.frameChanged.connect(self._draw_frame)
         self.relative.toggled.connect(self._redraw)
-        projection.changed.connect(self._draw_projection)
+        projection.changed.connect(lambda: stagger(self, "projection", self._draw_projection_if_any))
         state.analysisChanged.connect(self._on_analysis)
         state.fitChanged.connect(self._on_fit)
         self._on_analysis("clear")
@@ -221,12 +223,16 @@ class EpsPathPanel(QWidget):
         self._ensure_param_items(len(rec.param_names), rec.param_names)
         self._redraw(projection=False)
         self.readout.setText(self._readout_html(rec))
-        # the plane and the frame in a later turn of the event loop: no single long stall of the GUI thread
-        QTimer.singleShot(0, self._draw_projection_and_frame)
+        # the plane and then the frame in later turns of the event loop, one plot per paint (common.stagger)
+        stagger(self, "projection", self._draw_projection_if_any)
+        stagger(self, "frame", self._draw_current_frame)
 
-    def _draw_projection_and_frame(self) -> None:
+    def _draw_projection_if_any(self) -> None:
         if self.record is not None:
             self._draw_projection()
+
+    def _draw_current_frame(self) -> None:
+        if self.record is not None:
             self.frames.set_index(self.frames.index)
 
     def _on_fit(self) -> None:
@@ -235,6 +241,7 @@ class EpsPathPanel(QWidget):
         if fit is not None:
             names = list(fit.model.param_names())
             self._ensure_param_items(len(names), names)
+            self.projection.set_names(names)  # now, not in the handler of the ε-path result
 
     def _set_titles(self, stale: bool = False) -> None:
         rec = self.record

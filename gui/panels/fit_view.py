@@ -311,6 +311,7 @@ class FitView(QWidget):
         state.selectionChanged.connect(self._draw_selection)
         state.fitChanged.connect(self._on_fit_changed)
         state.analysisTargetChanged.connect(self._draw_selection)
+        state.analysisTargetChanged.connect(self._update_analysis_legend)
         state.analysisChanged.connect(self._on_analysis)
         self._on_points_changed()
         self.fit_range()
@@ -415,8 +416,8 @@ class FitView(QWidget):
             self.eps_curve.opts["name"] = label
             if self.eps_curve in self._analysis_in_legend:
                 for sample, lab in self.analysis_legend.items:
-                    if sample.item is self.eps_curve:
-                        lab.setText(label)
+                    if sample.item is self.eps_curve and lab.text != label:
+                        lab.setText(label)  # a relayout of the legend: only when the label changes
         self._update_analysis_legend()
 
     #: pens of extra model curves other panels ask to show (e.g. the unlearned models), in order of arrival
@@ -444,12 +445,18 @@ class FitView(QWidget):
             curve.setData(xs, ys, skipFiniteCheck=True)
         self._update_analysis_legend()
 
-    def _update_analysis_legend(self) -> None:
+    def _update_analysis_legend(self, *_) -> None:
+        # The estimates and f(θ(ε); x) are listed for the whole analysis, from the click on, not as each result
+        # arrives: each legend entry added re-lays out every label of the legend (20 ms for seven entries), and
+        # that relayout, landing together with the results' repaint, stalled the event loop.
         items = []
-        if getattr(self, "_estimates", None) is not None:
-            items += list(self.estimate_curves.values())
-        if self._eps_frame is not None:
-            items.append(self.eps_curve)
+        analysing = (
+            self.state.analysis_target is not None
+            or getattr(self, "_estimates", None) is not None
+            or self._eps_frame is not None
+        )
+        if analysing:
+            items += [*self.estimate_curves.values(), self.eps_curve]
         items += list(self.__dict__.get("_extra_curves", {}).values())
         self._set_analysis_legend(items)
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QRectF, Qt, QTimer
+from PySide6.QtCore import QRectF, Qt
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -32,11 +32,13 @@ from gui.panels.common import (
     ProjectionModel,
     ProjectionSelector,
     eps_color,
+    fixed_height_box,
     fmt,
     make_plot,
     param_label,
     set_axis_label,
     set_title,
+    stagger,
 )
 from gui.state import LabState
 
@@ -175,7 +177,7 @@ class HomotopyPanel(QWidget):
         lay.addLayout(controls)
         lay.addWidget(self.frames)
         lay.addWidget(split, 1)
-        lay.addWidget(self.note)
+        lay.addWidget(fixed_height_box(self.note, 2))
 
         install_export_actions(self.heat_plot, "homotopy-heatmap", self.heat_table)
         install_export_actions(self.curves_plot, "homotopy-curves", self.curves_table)
@@ -186,7 +188,7 @@ class HomotopyPanel(QWidget):
         self.param.currentIndexChanged.connect(self._draw_heatmap)
         self.log.toggled.connect(self._draw_heatmap)
         self.frames.frameChanged.connect(self._draw_frame)
-        projection.changed.connect(self._draw_trajectories)
+        projection.changed.connect(lambda: stagger(self, "trajectories", self._draw_trajectories))
         state.analysisChanged.connect(self._on_analysis)
         state.pointsChanged.connect(self._draw_points)
         self._update_param_enabled()
@@ -248,7 +250,7 @@ class HomotopyPanel(QWidget):
             f"t = kη up to {fmt(rec.times[-1])}), every run from the same θ_0. {rec.target_note}."
         )
         # trajectories and the frame in later turns of the event loop: no single long stall of the GUI thread
-        QTimer.singleShot(0, self._draw_trajectories)
+        stagger(self, "trajectories", self._draw_trajectories)
 
     def _ensure_items(self, E: int) -> None:
         cp = self.curves_plot.getPlotItem()
@@ -371,7 +373,10 @@ class HomotopyPanel(QWidget):
         set_axis_label(self.traj_plot, "bottom", xl)
         set_axis_label(self.traj_plot, "left", yl)
         self.traj_plot.getPlotItem().enableAutoRange()
-        QTimer.singleShot(0, lambda: self._draw_frame(self.frames.index))
+        stagger(self, "frame", self._draw_current_frame)
+
+    def _draw_current_frame(self) -> None:
+        self._draw_frame(self.frames.index)
 
     def _draw_frame(self, s: int) -> None:
         rec = self.record

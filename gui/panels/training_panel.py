@@ -32,6 +32,7 @@ from core.model import ACTIVATIONS
 from gui import style
 from gui.controller import Controller
 from gui.export import install_export_actions
+from gui.panels.common import fixed_height_box
 from gui.state import FitRecord, LabState, Settings
 from gui.tasks import LiveFit, steps_per_yield
 
@@ -215,7 +216,7 @@ class TrainingPanel(QWidget):
         layout.addWidget(self.error)
         layout.addLayout(buttons)
         layout.addWidget(self.loss_plot, 1)
-        layout.addWidget(self.readout)
+        layout.addWidget(fixed_height_box(self.readout, 3))
 
         # -- wiring -------------------------------------------------------------------------------------
         for w in (self.model_kind, self.activation, self.optimizer):
