@@ -5,7 +5,8 @@ the default problem; a bad file ends with a one-line message and exit status 2.
 ``--screenshot OUT.png``: open the window, train (or restore the session), apply ``--delete J`` (mark point J
 deleted, weight 0, select it — which analyses its deletion), wait until every worker has finished (training, the
 ε-path, the estimates, the homotopy), save a grab of the window, exit 0.
-``--panel NAME`` raises a panel: ``fit``, ``training``, ``eps``, ``homotopy``, ``decomposition``.
+``--panel NAME`` raises a panel: ``fit``, ``training``, ``eps``, ``homotopy``, ``decomposition``, ``schedules``,
+``unlearn``, ``attribution`` (a --screenshot run also waits for the attribution table when that panel is shown).
 Preferences (geometry, recent files, last-used settings) are read and written only in interactive runs.
 
 Autosave (:mod:`gui.autosave`): interactive runs write the session to ``<config dir>/autosave/session.json`` every
@@ -59,7 +60,10 @@ class ScreenshotDriver:
 
     def _ready(self) -> bool:
         w = self.window
-        return w.is_idle() and w.state.fit_is_current() and w.analysis_complete()
+        panel = getattr(w, "attribution_panel", None)
+        # the attribution panel's debounce and throttled partial redraws are not jobs of the runner
+        busy = panel is not None and panel.is_busy()
+        return w.is_idle() and not busy and w.state.fit_is_current() and w.analysis_complete()
 
     def _tick(self) -> None:
         if time.monotonic() - self.started > SCREENSHOT_TIMEOUT_S:

@@ -54,6 +54,7 @@ from gui import examples
 from gui.controller import Controller
 from gui.dynamics_tasks import MODE_FIG4, MODE_MLP
 from gui.export import ExportError, export_csv, export_figure, plot_table
+from gui.panels.attribution_panel import AttributionPanel
 from gui.panels.common import ProjectionModel, staggered_updates_pending
 from gui.panels.decomposition import DecompositionPanel
 from gui.panels.eps_path import EpsPathPanel
@@ -199,6 +200,15 @@ class MainWindow(QMainWindow):
         self.unlearn_dock = self.add_dock_panel(
             "unlearn", "Unlearning", _scrollable(self.unlearn_panel), bottom
         )
+        # per-point attribution (issue 6): computes only while in view; colours the fit view's points on request
+        self.attribution_panel = AttributionPanel(self.state, self.runner)
+        self.attribution_dock = self.add_dock_panel(
+            "attribution", "Attribution", _scrollable(self.attribution_panel), bottom
+        )
+        self.attribution_dock.visibilityChanged.connect(
+            lambda v: v and self.attribution_panel.came_into_view()
+        )
+        self.attribution_panel.colouringRequested.connect(self.fit_view.set_external_colouring)
         # the unlearned models are drawn in the fit view while the unlearning panel is in view
         self._unlearn_overlays: set[str] = set()
         self.unlearn_panel.overlayRequested.connect(self._on_unlearn_overlay)
@@ -210,6 +220,7 @@ class MainWindow(QMainWindow):
         self.tabifyDockWidget(self.homotopy_dock, self.decomposition_dock)
         self.tabifyDockWidget(self.decomposition_dock, self.schedules_dock)
         self.tabifyDockWidget(self.schedules_dock, self.unlearn_dock)
+        self.tabifyDockWidget(self.unlearn_dock, self.attribution_dock)
         self.eps_dock.raise_()
         self.resizeDocks([self.training_dock], [400], Qt.Orientation.Horizontal)
         self.resizeDocks([self.eps_dock], [430], Qt.Orientation.Vertical)
@@ -300,11 +311,13 @@ class MainWindow(QMainWindow):
         dock = self.panels.get(PANEL_ALIASES.get(name, name))
         if dock in (self.eps_dock, self.homotopy_dock, self.decomposition_dock):
             self.resizeDocks([dock], [int(0.5 * self.height())], Qt.Orientation.Vertical)
+        elif dock is self.attribution_dock:  # a table and four plots
+            self.resizeDocks([dock], [int(0.66 * self.height())], Qt.Orientation.Vertical)
         return True
 
     def raised_panel(self) -> str:
         """The analysis dock on top (its tab is current), for sessions."""
-        for name in ("eps", "homotopy", "decomposition", "schedules", "unlearn"):
+        for name in ("eps", "homotopy", "decomposition", "schedules", "unlearn", "attribution"):
             dock = self.panels[name]
             if dock.isVisible() and not dock.visibleRegion().isEmpty():
                 return name
@@ -1010,6 +1023,10 @@ class MainWindow(QMainWindow):
         ):
             for name, plot in panel.plots().items():
                 out[name] = (plot, dock, providers[name])
+        # the attribution plots that have been computed (they compute on demand)
+        attribution = self.attribution_panel.exportable(self.attribution_dock)
+        for name, (plot, holder, provider) in attribution.items():
+            out[name] = (plot, holder, provider)
         return out
 
     def export_targets(self, folder: Path) -> list[Path]:

@@ -468,7 +468,8 @@ class FitView(QWidget):
         key = self.colour_key()
         fit = self.state.fit
         scores = fit.extra.get("scores", {}) if fit is not None and self.state.fit_is_current() else {}
-        values = scores.get(key)
+        external = self.__dict__.get("_external_colouring") or (None, None)
+        values = external[1] if key == "external" else scores.get(key)
         idx = self.points.data["data"] if len(self.points.data) else np.zeros(0, dtype=int)
         if key == "none" or values is None or len(values) != self.state.data.n or idx.size == 0:
             # per point, as when coloured: a single brush would leave earlier per-point brushes in place
@@ -480,7 +481,35 @@ class FitView(QWidget):
         t = (v - lo) / (hi - lo) if hi > lo else np.full(v.shape, 0.5)
         cmap = pg.colormap.get("viridis")
         self.points.setBrush([pg.mkBrush(c) for c in cmap.map(t, mode="qcolor")])
-        self.colour_range.setText(f"{COLOUR_CHOICES[key]}: {lo:.3g} (dark) … {hi:.3g} (yellow)")
+        name = COLOUR_CHOICES.get(key, external[0])
+        self.colour_range.setText(f"{name}: {lo:.3g} (dark) … {hi:.3g} (yellow)")
+
+    def set_external_colouring(self, name: str | None, values=None) -> None:
+        """Colour the points by a per-point column computed elsewhere (the Attribution panel's table): adds or
+        updates the entry ``name`` of "Colour points by" (selected when it is new or renamed) and recolours;
+        ``name`` or ``values`` None removes the entry (back to "nothing" if it was shown). One value per point."""
+        combo = self.colour_combo
+        k = combo.findData("external")
+        if name is None or values is None:
+            self._external_colouring = None
+            if k >= 0:
+                if combo.currentIndex() == k:
+                    combo.setCurrentIndex(combo.findData("none"))
+                combo.removeItem(k)
+            return
+        self._external_colouring = (str(name), np.asarray(values, dtype=np.float64).reshape(-1))
+        if k < 0:
+            combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)  # room for the longer name
+            combo.addItem(str(name), "external")
+            k = combo.count() - 1
+        elif combo.itemText(k) == str(name):
+            self._recolour()
+            return
+        combo.setItemText(k, str(name))
+        if combo.currentIndex() != k:
+            combo.setCurrentIndex(k)  # recolours
+        else:
+            self._recolour()
 
     def _on_fit_changed(self) -> None:
         self._recolour()
