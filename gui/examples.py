@@ -14,6 +14,8 @@ Regenerate the files with ``python -m gui.examples`` (``--check`` compares them 
   coloured by the distance to θ*_{−j}.
 - ``figure1_decomposition.json`` — the notes' Figure 1 (Bae et al.): the error decomposition of point 7 for an
   early-stopped model (1,000 GD steps, no polish) at λ = 1e-2, where the first three gaps dominate.
+- ``attribution_outliers.json`` — the Attribution tab on the ``outliers`` preset (three corrupted labels, nothing
+  deleted): every method against exact LOO and the mislabel-detection curves (docs/attribution.md).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
+from core.data import make_preset
 from core.problem import default_problem, fit
 from core.session import Session, save_session
 
@@ -43,6 +46,8 @@ class Example:
     converge: bool = True
     damping: float = 1e-3
     ui: tuple = ()
+    preset: str = "teacher"
+    delete: bool = True  # False: nothing deleted (j is only the selection)
 
     @property
     def path(self) -> Path:
@@ -96,18 +101,32 @@ EXAMPLES = (
         panel="schedules",
         ui=(("schedules_mode", "figure4"),),
     ),
+    Example(
+        "attribution_outliers.json",
+        "Attribution — mislabelled points of the outliers preset",
+        "The outliers preset (20 points, labels 5, 10 and 12 corrupted), nothing deleted: every point's influence by "
+        "every method next to exact leave-one-out, their agreement, and how fast each finds the corrupted labels "
+        "(the Detection tab); run Shapley and the BIF from the tab.",
+        j=10,
+        panel="attribution",
+        preset="outliers",
+        delete=False,
+    ),
 )
 
 
 def build_example(ex: Example) -> Session:
     """The example's session, computed with core: the model trained without point j, the analysis of j."""
     p = default_problem()
+    if ex.preset != "teacher":
+        p = replace(p, data=make_preset(ex.preset))
     p = replace(p, config=replace(p.config, steps=ex.steps), converge=ex.converge)
     data = p.data.copy()
-    data.weight[ex.j] = 0.0
+    if ex.delete:
+        data.weight[ex.j] = 0.0
     p = replace(p, data=data)
     f = fit(p)
-    ui = {"panel": ex.panel, "analysed": ex.j, "example": ex.title, **dict(ex.ui)}
+    ui = {"panel": ex.panel, **({"analysed": ex.j} if ex.delete else {}), "example": ex.title, **dict(ex.ui)}
     return Session(
         data=data,
         model=p.model,

@@ -84,25 +84,30 @@ class ComputeLane:
         self._busy_depth = 0  # GUI thread only
 
     def acquire(self, job: Job) -> None:
-        """Block until ``job`` may compute its next step (raises JobCancelled if it is cancelled meanwhile)."""
-        if not self.gui_idle.is_set() and time.perf_counter() >= job._free_until:
-            if not self.gui_idle.wait(MAX_GUI_WAIT):
-                # the GUI stayed busy the whole wait (an animation, a long paint): compute a slice regardless
-                job._free_until = time.perf_counter() + GUI_SLICE
-        with self._cond:
-            self._seq += 1
-            entry = (job.priority, self._seq, job)
-            self._waiting.append(entry)
-            try:
-                while True:
-                    if job._cancel.is_set():
-                        raise JobCancelled
-                    if self._holder is None and min(self._waiting)[2] is job:
-                        self._holder = job
-                        return
-                    self._cond.wait(0.05)
-            finally:
-                self._waiting.remove(entry)
+        """Block until ``job`` may compute its next step (raises JobCancelled if it is cancelled meanwhile): it is
+        the first of the waiting jobs by priority, no job holds the lane, and the GUI thread is not busy (or the
+        job's free slice after a timed-out wait is running)."""
+        while True:
+            if not self.gui_idle.is_set() and time.perf_counter() >= job._free_until:
+                if not self.gui_idle.wait(MAX_GUI_WAIT):
+                    # the GUI stayed busy the whole wait (an animation, a long paint): compute a slice regardless
+                    job._free_until = time.perf_counter() + GUI_SLICE
+            with self._cond:
+                self._seq += 1
+                entry = (job.priority, self._seq, job)
+                self._waiting.append(entry)
+                try:
+                    while True:
+                        if job._cancel.is_set():
+                            raise JobCancelled
+                        if self._holder is None and min(self._waiting)[2] is job:
+                            if self.gui_idle.is_set() or time.perf_counter() < job._free_until:
+                                self._holder = job
+                                return
+                            break  # the GUI got busy while this job queued behind another: wait for the GUI
+                        self._cond.wait(0.05)
+                finally:
+                    self._waiting.remove(entry)
 
     def release(self, job: Job) -> None:
         with self._cond:

@@ -35,6 +35,7 @@ from PySide6.QtWidgets import (
     QScrollArea,
     QSpinBox,
     QToolBar,
+    QVBoxLayout,
     QWidget,
 )
 
@@ -137,9 +138,26 @@ class PresetDialog(QDialog):
         form.addRow(buttons)
 
 
+class _MinimumHeightHolder(QWidget):
+    """Holds a panel inside a scroll area and asks the area for the panel's minimum height only.
+
+    Why: a panel with word-wrapped labels has a height-for-width layout, and QScrollArea then sizes the panel to its
+    *preferred* height (every plot at its size hint), so a dock shorter than that scrolls and crops the plots.
+    With the minimum, the plots stretch into whatever height the dock offers and the area scrolls only below it."""
+
+    def __init__(self, panel: QWidget):
+        super().__init__()
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.addWidget(panel)
+
+    def heightForWidth(self, width: int) -> int:
+        return self.minimumSizeHint().height()
+
+
 def _scrollable(widget: QWidget) -> QScrollArea:
     area = QScrollArea()
-    area.setWidget(widget)
+    area.setWidget(_MinimumHeightHolder(widget))
     area.setWidgetResizable(True)
     area.setFrameShape(QScrollArea.Shape.NoFrame)
     return area
@@ -311,7 +329,11 @@ class MainWindow(QMainWindow):
         dock = self.panels.get(PANEL_ALIASES.get(name, name))
         if dock in (self.eps_dock, self.homotopy_dock, self.decomposition_dock):
             self.resizeDocks([dock], [int(0.5 * self.height())], Qt.Orientation.Vertical)
-        elif dock is self.attribution_dock:  # a table and four plots
+        elif dock in (
+            self.attribution_dock,
+            self.schedules_dock,
+            self.unlearn_dock,
+        ):  # tables, controls, 3-4 plots
             self.resizeDocks([dock], [int(0.66 * self.height())], Qt.Orientation.Vertical)
         return True
 

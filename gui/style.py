@@ -73,11 +73,16 @@ def cache_axes(item: pg.PlotItem) -> None:
         # an axis widens for longer tick labels and (by default) narrows again for shorter ones; each change
         # re-lays out the plot and paints it a second time right after a new result. Only widening keeps the
         # layout fixed after the first few results.
-        if name in ("left", "right"):
-            ax.textWidth = max(
-                ax.textWidth, 40
-            )  # room for "−0.0005" from the start (pyqtgraph reserves 30 px)
         ax.setStyle(autoReduceTextSpace=False)
+
+
+def reserve_tick_text(item: pg.PlotItem, px: int = 40) -> None:
+    """Give the left axis room for ``px`` pixels of tick labels from the start (pyqtgraph reserves 30): a plot
+    whose range changes with every result (the fit view, the ε-path) then keeps its layout instead of widening
+    the axis, re-laying out and painting a second time when a result with longer labels arrives. Only for plots
+    wide enough to spare the pixels."""
+    ax = item.getAxis("left")
+    ax.textWidth = max(ax.textWidth, px)
 
 
 @contextmanager

@@ -1555,11 +1555,6 @@ class AttributionPanel(ComputesWhenInView, QWidget):
         return header, rows
 
     # -- Qt events ---------------------------------------------------------------------------------------
-    def heightForWidth(self, width: int) -> int:
-        # in a scroll area (the main window's dock) the word-wrapped labels would make the layout ask for the plots'
-        # preferred heights: ask only for the minimum, the plots stretch into whatever the dock offers
-        return self.minimumSizeHint().height()
-
     def showEvent(self, ev):
         super().showEvent(ev)
         if self._points_stale:

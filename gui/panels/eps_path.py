@@ -69,6 +69,7 @@ class EpsPathPanel(QWidget):
             f"tangents θ'(1) and θ'(0) over Δε = {TANGENT_SPAN:g} (dashed). Click a legend entry to hide a curve.",
         )
         pp = self.params_plot.getPlotItem()
+        style.reserve_tick_text(pp)
         pp.invertX(True)
         pp.setXRange(0, 1, padding=0.03)
         self.params_legend = legend_above(self.params_plot, 5)
@@ -96,6 +97,7 @@ class EpsPathPanel(QWidget):
             "at ε = 0 (star), tangents at both ends (dashed), the ε shown (orange ring)",
         )
         qp = self.proj_plot.getPlotItem()
+        style.reserve_tick_text(qp)
         self.proj_legend = legend_above(self.proj_plot, 2)
         self.proj_path = pg.PlotDataItem(pen=pg.mkPen(style.BLUE, width=2.5), name="continuation θ(ε)")
         self.proj_cold = pg.PlotDataItem(
@@ -163,7 +165,7 @@ class EpsPathPanel(QWidget):
         lay.setSpacing(3)
         lay.addLayout(top)
         lay.addWidget(split, 1)
-        lay.addWidget(fixed_height_box(self.readout, 4))
+        lay.addWidget(fixed_height_box(self.readout, 5))
 
         install_export_actions(self.params_plot, "eps-path-parameters", self.params_table)
         install_export_actions(self.proj_plot, "eps-path-plane", self.projection_table)

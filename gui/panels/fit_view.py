@@ -167,6 +167,7 @@ class FitView(QWidget):
         self.plot.setWindowTitle("Data & fit")
         item = self.plot.getPlotItem()
         style.style_plot(item, "Data & fit")
+        style.reserve_tick_text(item)
         style.set_labels(item, "x", "y")
         # the legends live in a column right of the data (never over the points): the data legend on top, the
         # analysis legend (estimates, f(θ(ε); x)) below it while a deletion is analysed

@@ -129,6 +129,7 @@ class HomotopyPanel(QWidget):
         self.eps_bar = pg.ColorBarItem(
             values=(0, 1), colorMap=EPS_CMAP, interactive=False, width=10, label="ε", colorMapMenu=False
         )
+        self.eps_bar.axis.setWidth(32)  # ticks 0 … 1 need 32 px, not pyqtgraph's 45 (this plot is narrow)
         cp.layout.addItem(self.eps_bar, 2, 5)
 
         # -- trajectories ------------------------------------------------------------------------------------

@@ -487,7 +487,7 @@ def _make_plot(name: str, title: str, bottom: str, left: str, tip: str, **kw) ->
     for ax in ("left", "bottom"):
         item.getAxis(ax).enableAutoSIPrefix(False)
     w.setToolTip(tip)
-    w.setMinimumSize(240, 170)
+    w.setMinimumSize(240, 150)
     return w
 
 
@@ -905,17 +905,23 @@ class SchedulesPanel(ComputesWhenInView, QWidget):
         rl = QVBoxLayout(right)
         rl.setContentsMargins(0, 0, 0, 0)
         rl.addWidget(self.phase_plot, 1)
+        # the time slider on its own row and the view controls under it: in one row they set the column's minimum
+        # width (465 px), squeezing the middle plots, or left the slider no room
+        rl.addWidget(self.frames)
         row = QHBoxLayout()
-        row.addWidget(self.frames, 1)
         row.addWidget(self.zoom_btn)
-        row.addWidget(self.field_combo)
+        self.field_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.field_combo.setMinimumContentsLength(8)
+        row.addWidget(self.field_combo, 1)
         rl.addLayout(row)
 
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
         self.splitter.addWidget(left)
         self.splitter.addWidget(middle)
         self.splitter.addWidget(right)
-        self.splitter.setSizes([330, 380, 560])
+        self.splitter.setSizes([240, 330, 420])  # the middle plots carry legends and titles: room for them
+        for i, stretch in enumerate((0, 1, 1)):  # extra width goes to the plots, half to the phase portrait
+            self.splitter.setStretchFactor(i, stretch)
         self.splitter.setChildrenCollapsible(False)
 
         lay = QVBoxLayout(self)
