@@ -198,6 +198,10 @@ class TrainingPanel(QWidget):
         )
         lp.addItem(self.final_line, ignoreBounds=True)
         self.final_line.hide()
+        # said in the plot (centred, in pixels) when a session restored θ̂ without its training run
+        self.no_history = pg.TextItem("", color=style.GREY, anchor=(0.5, 0.5))
+        self.no_history.setParentItem(lp.vb)
+        lp.vb.sigResized.connect(lambda vb: self.no_history.setPos(vb.width() / 2, vb.height() / 2))
         self.loss_plot.setToolTip(
             "Training loss L_w(θ_k) against the step k (log scale); dashed: L at the trained parameters"
         )
@@ -329,6 +333,8 @@ class TrainingPanel(QWidget):
         # the loss curve is redrawn at most LOSS_REDRAW_S apart (the fit view keeps the full frame rate): each
         # redraw repaints the whole log-scale plot, and a frame that repaints two plots is twice as long
         self._pending_live = live
+        if self.no_history.textItem.toPlainText():
+            self.no_history.setText("")
         now = time.monotonic()
         if now - self._last_loss_draw >= LOSS_REDRAW_S or live.phase != "training":
             self._draw_loss_live()
@@ -358,6 +364,10 @@ class TrainingPanel(QWidget):
             self.final_line.hide()
             return
         self.loss_curve.setData(fit.history_steps, np.maximum(fit.history_loss, 1e-300), skipFiniteCheck=True)
+        restored = bool(fit.extra.get("restored")) and len(fit.history_steps) == 0
+        self.no_history.setText(
+            "no training history:\nthe trained θ came from the session file" if restored else ""
+        )
         if fit.loss > 0:
             self.final_line.setValue(math.log10(fit.loss))
             self.final_line.show()
