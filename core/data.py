@@ -40,6 +40,7 @@ import numpy as np
 
 from core.atomic import atomic_write_text
 from core.limits import MAX_POINTS, MIN_POINTS, SCALE_HIGH, SCALE_LOW
+from core.model import ACTIVATIONS, MLPSpec
 
 #: Files larger than this are refused before reading.
 MAX_FILE_BYTES = 50 * 1024 * 1024
@@ -92,14 +93,6 @@ def _show(value: Any, limit: int = 40) -> str:
 # ----------------------------------------------------------------------------------------------------
 # Teacher functions (the clean curve a preset was drawn from)
 
-_ACTIVATIONS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
-    "tanh": np.tanh,
-    "relu": lambda z: np.maximum(z, 0.0),
-    "softplus": lambda z: np.logaddexp(0.0, z),
-    "sigmoid": lambda z: 0.5 * (1.0 + np.tanh(0.5 * z)),
-    "identity": lambda z: z,
-}
-
 _MAX_WIDTH = 10_000  # widest teacher layer accepted
 
 #: Named closed-form teachers: name → (parameter names, f(x, **params)).
@@ -107,31 +100,6 @@ _FUNCTIONS: dict[str, tuple[tuple[str, ...], Callable[..., np.ndarray]]] = {
     "sine": (("amplitude", "frequency"), lambda x, amplitude, frequency: amplitude * np.sin(frequency * x)),
     "linear": (("intercept", "slope"), lambda x, intercept, slope: intercept + slope * x),
 }
-
-
-def _mlp_forward(
-    theta: np.ndarray, x: np.ndarray, layers: Sequence[int], activation: str = "tanh"
-) -> np.ndarray:
-    """f(θ; x) of the MLP ``layers`` (e.g. [1, 3, 1]) at the points x, in plain numpy (no torch, no core.model).
-
-    θ uses the layout of SCIENCE.md §1: ``torch.nn.Sequential(Linear, act, ..., Linear).parameters()`` flattened,
-    i.e. per layer the weight (out × in, row-major) then the bias. The activation follows every layer but the last.
-    """
-    theta = np.asarray(theta, dtype=np.float64)
-    x = np.asarray(x, dtype=np.float64)
-    act = _ACTIVATIONS[activation]
-    h = x.reshape(-1, 1)
-    k = 0
-    n_layers = len(layers) - 1
-    for i, (fan_in, fan_out) in enumerate(zip(layers[:-1], layers[1:], strict=True)):
-        w = theta[k : k + fan_out * fan_in].reshape(fan_out, fan_in)
-        k += fan_out * fan_in
-        b = theta[k : k + fan_out]
-        k += fan_out
-        h = h @ w.T + b
-        if i < n_layers - 1:
-            h = act(h)
-    return h[:, 0].reshape(x.shape)
 
 
 def _normalise_teacher(teacher: Any, where: str) -> dict:
@@ -160,8 +128,8 @@ def _normalise_teacher(teacher: Any, where: str) -> dict:
         if layers[0] != 1 or layers[-1] != 1:
             bad('"layers" must start and end with 1 (one input, one output)')
         activation = teacher.get("activation")
-        if activation not in _ACTIVATIONS:
-            bad(f'"activation" is {_show(activation)}; choose one of {", ".join(_ACTIVATIONS)}')
+        if activation not in ACTIVATIONS:
+            bad(f'"activation" is {_show(activation)}; choose one of {", ".join(ACTIVATIONS)}')
         d = sum(o * i + o for i, o in zip(layers[:-1], layers[1:], strict=True))
         theta = teacher.get("theta")
         if not isinstance(theta, (list, tuple, np.ndarray)) or len(theta) != d:
@@ -194,9 +162,15 @@ def _normalise_teacher(teacher: Any, where: str) -> dict:
 def _teacher_function(teacher: dict) -> Callable[[np.ndarray], np.ndarray]:
     """The callable x ↦ f*(x) of a normalised teacher description."""
     if teacher["kind"] == "mlp":
-        return lambda x: _mlp_forward(
-            np.asarray(teacher["theta"]), x, teacher["layers"], teacher["activation"]
-        )
+        # the layout of SCIENCE.md §1, as core.model's MLP (the test suite checks both against torch)
+        model = MLPSpec(hidden=tuple(teacher["layers"][1:-1]), activation=teacher["activation"])
+        theta = np.asarray(teacher["theta"], dtype=np.float64)
+
+        def mlp(x: np.ndarray) -> np.ndarray:
+            x = np.asarray(x, dtype=np.float64)
+            return model.predict(theta, x.reshape(-1))[0].reshape(x.shape)
+
+        return mlp
     params, fn = _FUNCTIONS[teacher["name"]]
     return lambda x: fn(x, **{p: teacher[p] for p in params})
 

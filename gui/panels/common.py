@@ -387,14 +387,24 @@ class FrameControl(QWidget):
     ``frameChanged(index)`` is emitted at most ~30 times a second: slider moves and playback only mark the
     wanted frame, and a QTimer draws the latest one (frames in between are dropped, never queued). Playback is
     time-based (``duration_s`` for the whole sweep), so a slow frame skips ahead instead of slowing down.
+    ``set_count`` without an index keeps the slider where it was (clamped), or with ``last_by_default`` moves it
+    to the last frame.
     """
 
     frameChanged = Signal(int)
     playingChanged = Signal(bool)
 
-    def __init__(self, what: str, duration_s: float = 4.0, parent: QWidget | None = None):
+    def __init__(
+        self,
+        what: str,
+        duration_s: float = 4.0,
+        parent: QWidget | None = None,
+        *,
+        last_by_default: bool = False,
+    ):
         super().__init__(parent)
         self.duration_s = duration_s
+        self.last_by_default = last_by_default
         self.count = 0
         self._wanted = 0
         self._drawn = -1
@@ -434,6 +444,8 @@ class FrameControl(QWidget):
         self.count = max(0, int(count))
         self.slider.blockSignals(True)
         self.slider.setRange(0, max(0, self.count - 1))
+        if index is None and self.last_by_default:
+            index = self.count - 1
         if index is not None:
             self.slider.setValue(int(np.clip(index, 0, max(0, self.count - 1))))
         self.slider.blockSignals(False)

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import functools
 import math
-import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -42,7 +41,6 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QPushButton,
-    QSlider,
     QSplitter,
     QStackedWidget,
     QTableWidget,
@@ -69,13 +67,12 @@ from gui.dynamics_tasks import (
 )
 from gui.export import Table, install_export_actions
 from gui.jobs import JobRunner
-from gui.panels.common import ComputesWhenInView
+from gui.panels.common import ComputesWhenInView, FrameControl
 from gui.state import LabState
 
 #: Debounce of a recomputation after an edit (ms).
 UPDATE_DELAY_MS = 150
-#: Animation refresh rate (Hz) and the duration of a whole sweep 0 → T (s).
-ANIMATION_FPS = 30
+#: Duration of a whole animated sweep 0 → T (s); the refresh rate is common.ANIMATION_FPS.
 ANIMATION_SECONDS = 5.0
 #: A flow with more steps than this is refused (it would run for minutes).
 MAX_FLOW_STEPS = 200_000
@@ -356,118 +353,6 @@ class ScheduleDrawPlot(pg.PlotWidget):
 
     def table(self) -> Table:
         return ("knot", "t", "eps"), [[k, t, v] for k, (t, v) in enumerate(zip(self.times, self.values))]
-
-
-# ------------------------------------------------------------------------------------------------------
-# the time slider
-# ------------------------------------------------------------------------------------------------------
-
-
-class TimeControl(QWidget):
-    """Play / Pause and a slider over the snapshot times; ``frameChanged(index)`` at most ~30 times a second
-    (playback is time-based, so a slow frame skips ahead instead of queueing)."""
-
-    frameChanged = Signal(int)
-
-    def __init__(self, parent: QWidget | None = None):
-        super().__init__(parent)
-        self.count = 0
-        self._wanted = 0
-        self._drawn = -1
-        self._t0 = 0.0
-        self._i0 = 0
-        self.play_btn = QPushButton("▶ Play")
-        self.play_btn.setCheckable(True)
-        self.play_btn.setFixedWidth(80)
-        self.play_btn.setToolTip("Animate the flows along t (Space plays / pauses)")
-        self.slider = QSlider(Qt.Orientation.Horizontal)
-        self.slider.setToolTip("The time t shown: every flow's position θ(t) and the ε(t) in effect")
-        self.label = QLabel("")
-        self.label.setMinimumWidth(90)
-        lay = QHBoxLayout(self)
-        lay.setContentsMargins(0, 0, 0, 0)
-        lay.addWidget(self.play_btn)
-        lay.addWidget(self.slider, 1)
-        lay.addWidget(self.label)
-        self.timer = QTimer(self)
-        self.timer.setInterval(int(1000 / ANIMATION_FPS))
-        self.timer.timeout.connect(self._tick)
-        self.slider.valueChanged.connect(self._on_slider)
-        self.play_btn.toggled.connect(self._on_play)
-        self.set_count(0)
-
-    @property
-    def index(self) -> int:
-        return self._wanted
-
-    @property
-    def playing(self) -> bool:
-        return self.play_btn.isChecked()
-
-    def set_count(self, count: int, index: int | None = None) -> None:
-        self.count = max(0, int(count))
-        self.slider.blockSignals(True)
-        self.slider.setRange(0, max(0, self.count - 1))
-        self.slider.setValue(
-            self.count - 1 if index is None else int(np.clip(index, 0, max(0, self.count - 1)))
-        )
-        self.slider.blockSignals(False)
-        self._wanted = self.slider.value()
-        self._drawn = -1
-        ok = self.count > 1
-        self.slider.setEnabled(ok)
-        self.play_btn.setEnabled(ok)
-        if not ok:
-            self.stop()
-
-    def set_index(self, index: int) -> None:
-        self.slider.setValue(int(np.clip(index, 0, max(0, self.count - 1))))
-        self._draw()
-
-    def toggle(self) -> None:
-        if self.play_btn.isEnabled():
-            self.play_btn.setChecked(not self.playing)
-
-    def stop(self) -> None:
-        if self.playing:
-            self.play_btn.setChecked(False)
-        self.timer.stop()
-
-    def _on_slider(self, v: int) -> None:
-        self._wanted = int(v)
-        if self.playing:
-            self._t0, self._i0 = time.monotonic(), self._wanted
-        if not self.timer.isActive():
-            self._draw()
-            self.timer.start()
-
-    def _on_play(self, on: bool) -> None:
-        self.play_btn.setText("❚❚ Pause" if on else "▶ Play")
-        if on:
-            if self._wanted >= self.count - 1:
-                self._wanted = 0
-            self._t0, self._i0 = time.monotonic(), self._wanted
-            self.timer.start()
-
-    def _tick(self) -> None:
-        if self.playing and self.count > 1:
-            i = self._i0 + int((time.monotonic() - self._t0) / ANIMATION_SECONDS * (self.count - 1))
-            if i >= self.count - 1:
-                i = self.count - 1
-                self.play_btn.setChecked(False)
-            self._wanted = i
-            self.slider.blockSignals(True)
-            self.slider.setValue(i)
-            self.slider.blockSignals(False)
-        if self._wanted != self._drawn:
-            self._draw()
-        elif not self.playing:
-            self.timer.stop()
-
-    def _draw(self) -> None:
-        self._drawn = self._wanted
-        if self.count > 0:
-            self.frameChanged.emit(self._wanted)
 
 
 # ------------------------------------------------------------------------------------------------------
@@ -849,7 +734,12 @@ class SchedulesPanel(ComputesWhenInView, QWidget):
         pp.getViewBox().sigRangeChanged.connect(self._draw_field)
         pp.getViewBox().sigResized.connect(self._draw_field)
 
-        self.frames = TimeControl()
+        # the time slider: a new record shows its last frame, θ(T)
+        self.frames = FrameControl("the flows along t", duration_s=ANIMATION_SECONDS, last_by_default=True)
+        self.frames.slider.setToolTip("The time t shown: every flow's position θ(t) and the ε(t) in effect")
+        self.frames.label.setToolTip("The time t shown")
+        # a narrower label than the default leaves the slider room in the phase portrait's column
+        self.frames.label.setMinimumWidth(90)
         self.frames.frameChanged.connect(self._draw_frame)
         self.zoom_btn = QPushButton("Zoom on θ(T)")
         self.zoom_btn.setCheckable(True)
@@ -1060,6 +950,7 @@ class SchedulesPanel(ComputesWhenInView, QWidget):
         """Stop the timers and cancel this panel's job."""
         self._timer.stop()
         self.frames.stop()
+        self.frames.timer.stop()  # stop() only pauses playback; drop a pending redraw too
         _cancel_kind(self.runner, SCHEDULES)
 
     # -- the request -------------------------------------------------------------------------------------
@@ -1800,7 +1691,7 @@ class SchedulesPanel(ComputesWhenInView, QWidget):
         brushes = [pg.mkBrush(colors[s]) for s in range(len(colors)) for _ in range(P)]
         ok = np.isfinite(pos).all(axis=1)
         self.now_item.setData(pos[ok, 0], pos[ok, 1], brush=[b for b, o in zip(brushes, ok) if o])
-        self.frames.label.setText(f"t = {t:.4g}")
+        self.frames.set_label(f"t = {t:.4g}")
 
     # -- runner ------------------------------------------------------------------------------------------
     def _on_result(self, kind: str, revision: int, result) -> None:
