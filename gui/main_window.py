@@ -1045,6 +1045,13 @@ class MainWindow(QMainWindow):
         ):
             for name, plot in panel.plots().items():
                 out[name] = (plot, dock, providers[name])
+        # the Schedules and Unlearning plots once they have computed (only while their tab was in view)
+        for panel, dock in (
+            (self.schedules_panel, self.schedules_dock),
+            (self.unlearn_panel, self.unlearn_dock),
+        ):
+            for name, (plot, provider) in panel.exportable().items():
+                out[name] = (plot, dock, provider)
         # the attribution plots that have been computed (they compute on demand)
         attribution = self.attribution_panel.exportable(self.attribution_dock)
         for name, (plot, holder, provider) in attribution.items():

@@ -414,3 +414,35 @@ def test_register_adds_docks(qtbot, window):
     assert window.state.fit_is_current()
     np.testing.assert_array_equal(sp.record.request.theta_hat, window.state.fit.theta_hat)
     assert up.record.T == window.state.settings.steps
+
+
+def test_export_figures_includes_schedules_and_unlearning_once_computed(qtbot, trained_window, tmp_path):
+    """File → Export figures writes the Schedules and Unlearning plots (PNG, SVG, PDF, CSV) once they have a
+    result, and leaves them out before (they compute only while their tab is in view)."""
+    w = trained_window
+    names = set(w.all_plots())
+    assert not any(n.startswith(("schedules-", "unlearn-")) for n in names)
+    for name, panel in (("schedules", w.schedules_panel), ("unlearn", w.unlearn_panel)):
+        w.show_panel(name)
+        qtbot.waitUntil(lambda p=panel: p.record is not None and not p.is_busy(), timeout=WAIT_MS)
+    w.show_panel("eps")
+    expected = {
+        "schedules-eps",
+        "schedules-criterion",
+        "schedules-step-scan",
+        "schedules-phase-portrait",
+        "unlearn-distance",
+        "unlearn-models",
+    }
+    assert expected <= set(w.all_plots())
+    out = tmp_path / "figs"
+    assert w.export_figures(out) is not None
+    for name in expected:
+        img = QImage(str(out / f"{name}.png"))
+        assert not img.isNull() and img.width() > 100, name
+        svg = (out / f"{name}.svg").read_text()
+        ET.fromstring(svg)
+        assert "<path" in svg, name
+        assert (out / f"{name}.pdf").read_bytes().startswith(b"%PDF"), name
+        assert len((out / f"{name}.csv").read_text().splitlines()) > 2, name
+    assert w.raised_panel() == "eps"

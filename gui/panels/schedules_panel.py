@@ -1721,6 +1721,17 @@ class SchedulesPanel(ComputesWhenInView, QWidget):
         super().closeEvent(ev)
 
     # -- export tables -----------------------------------------------------------------------------------
+    def exportable(self) -> dict[str, tuple[pg.PlotWidget, object]]:
+        """The plots with something drawn, for File → Export figures: name → (plot, CSV provider). The drawn-schedule
+        editor is left out (it is laid out only while a schedule is being drawn)."""
+        if self.record is None:
+            return {}
+        return {
+            name: (plot, self._table_provider(name))
+            for name, plot in self.plots().items()
+            if name != "schedules-drawn"
+        }
+
     def _table_provider(self, name: str):
         return {
             "schedules-eps": self.eps_table,

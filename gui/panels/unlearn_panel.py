@@ -305,6 +305,15 @@ class UnlearnPanel(ComputesWhenInView, QWidget):
     def plots(self) -> dict[str, pg.PlotWidget]:
         return {"unlearn-distance": self.dist_plot, "unlearn-models": self.fit_plot}
 
+    def exportable(self) -> dict[str, tuple[pg.PlotWidget, object]]:
+        """The plots with something drawn, for File → Export figures: name → (plot, CSV provider)."""
+        if self.record is None:
+            return {}
+        return {
+            "unlearn-distance": (self.dist_plot, self.distance_table),
+            "unlearn-models": (self.fit_plot, self.models_table),
+        }
+
     def deleted_point(self) -> int | None:
         st = self.state
         if st.data.n == 0:
