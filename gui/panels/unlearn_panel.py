@@ -65,7 +65,7 @@ from gui.dynamics_tasks import (
 )
 from gui.export import Table, install_export_actions
 from gui.jobs import JobRunner
-from gui.panels.common import ComputesWhenInView
+from gui.panels.common import ComputesWhenInView, legend_above
 from gui.panels.schedules_panel import _cancel_kind, _make_plot
 from gui.state import LabState
 
@@ -181,9 +181,7 @@ class UnlearnPanel(ComputesWhenInView, QWidget):
         dp = self.dist_plot.getPlotItem()
         dp.setLogMode(x=False, y=True)
         dp.getAxis("left").enableAutoSIPrefix(False)
-        self.dist_legend = dp.addLegend(
-            offset=(-8, 8), labelTextColor=style.BLACK, brush=style.color("#ffffff", 220), labelTextSize="9pt"
-        )
+        self.dist_legend = legend_above(self.dist_plot, 3)  # above the data: inside it covered the curves
         self.retrain_curve = pg.PlotDataItem(pen=pg.mkPen(RETRAIN_COLOR, width=2.5), name="retrain (from θ₀)")
         self.d2d_curve = pg.PlotDataItem(pen=pg.mkPen(D2D_COLOR, width=2.5), name="D2D (from θ<sub>T</sub>)")
         dp.addItem(self.retrain_curve)
