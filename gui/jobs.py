@@ -481,16 +481,19 @@ class JobRunner(QObject):
     # -- GUI-thread delivery ----------------------------------------------------------------------------
     def _poll(self) -> None:
         with LANE.gui_busy():  # the result handlers run without the workers competing for the interpreter
-            self._deliver()
-        mark_gui_busy_until_settled()  # ... and the repaints they caused
+            emitted = self._deliver()
+        if emitted:
+            mark_gui_busy_until_settled()  # ... and the repaints they caused
 
-    def _deliver(self) -> None:
-        changed = False
+    def _deliver(self) -> bool:
+        """Emit what the workers left in their mailboxes; True if any progress, result or job change went out."""
+        changed = emitted = False
         for kind, job in list(self._jobs.items()):
             done = job.finished.is_set()  # read first: every progress was written before `finished` was set
             p = job.take_progress()
             if p is not None:
                 self.progress.emit(kind, p)
+                emitted = True
             if not done or self._jobs.get(kind) is not job:  # a progress slot may have replaced the job
                 continue
             del self._jobs[kind]
@@ -515,6 +518,7 @@ class JobRunner(QObject):
             self.jobsChanged.emit()
         if not self._jobs and not self._retired:
             self._timer.stop()
+        return emitted or changed
 
     def flush(self) -> None:
         """Deliver whatever is ready now (tests and the screenshot driver call this)."""

@@ -132,6 +132,21 @@ def staggered_updates_pending() -> int:
     return 0 if _stagger is None else _stagger.pending()
 
 
+def draggable_frame_line(plot: pg.PlotWidget, pos: float, tooltip: str, on_dragged) -> pg.InfiniteLine:
+    """The orange vertical line marking the frame shown (ε, t) in ``plot``: drag it to choose the frame."""
+    line = pg.InfiniteLine(
+        pos=pos,
+        angle=90,
+        movable=True,
+        pen=pg.mkPen(style.ORANGE, width=2),
+        hoverPen=pg.mkPen(style.ORANGE, width=4),
+    )
+    line.setToolTip(tooltip)
+    plot.getPlotItem().addItem(line, ignoreBounds=True)
+    line.sigDragged.connect(on_dragged)
+    return line
+
+
 def fixed_height_box(label: QLabel, lines: int) -> QScrollArea:
     """``label`` in a box ``lines`` text lines high that scrolls when the text is longer.
 
@@ -525,13 +540,38 @@ class FrameControl(QWidget):
 
 
 class ComputesWhenInView:
-    """Mixin for a panel that recomputes (``compute_now``) after a debounce ``_timer`` only while it can be seen.
+    """Mixin for a panel that recomputes (``compute_now``) after a debounce ``_timer`` only while it can be seen,
+    in one job of kind ``JOB_KIND`` on the shared runner.
 
     A dock tabbed behind another still reports ``isVisible()`` but has no visible region, and raising its tab
     sends the panel no showEvent: the main window calls :meth:`came_into_view` instead. The panel provides
-    ``_timer`` (a single-shot debounce connected to :meth:`_compute_if_in_view`), ``_dirty``, ``_loading`` and
-    ``compute_now``.
+    ``_timer`` (a single-shot debounce connected to :meth:`_compute_if_in_view`), ``_dirty``, ``_loading``,
+    ``compute_now``, a ``status`` label, ``_last_request`` (the request of the job it submitted last), the
+    ``recordChanged`` signal, ``JOB_KIND``, ``RECORD_TYPE`` and ``_show_result(record)``; it connects the runner's
+    ``resultReady`` / ``failed`` / ``progress`` to the handlers below.
     """
+
+    JOB_KIND = ""
+    RECORD_TYPE: type = object
+
+    def _set_status(self, text: str, error: bool = False) -> None:
+        self.status.setText(f"<span style='color:#b00020'>{text}</span>" if error else text)
+
+    def _on_result(self, kind: str, revision: int, result) -> None:
+        if kind != self.JOB_KIND or not isinstance(result, self.RECORD_TYPE):
+            return
+        if self._last_request is not None and result.request is not self._last_request:
+            return  # the result of a request the panel has since replaced
+        self._show_result(result)
+        self.recordChanged.emit(result)
+
+    def _on_failed(self, kind: str, message: str) -> None:
+        if kind == self.JOB_KIND:
+            self._set_status(message, error=True)
+
+    def _on_progress(self, kind: str, p) -> None:
+        if kind == self.JOB_KIND:
+            self._set_status(f"{p.message} ({100 * p.fraction:.0f} %)")
 
     def in_view(self) -> bool:
         """Shown and not covered by another tab."""

@@ -24,6 +24,7 @@ from gui.panels.common import (
     FrameControl,
     ProjectionModel,
     ProjectionSelector,
+    draggable_frame_line,
     fixed_height_box,
     fmt,
     legend_above,
@@ -73,16 +74,9 @@ class EpsPathPanel(QWidget):
         pp.invertX(True)
         pp.setXRange(0, 1, padding=0.03)
         self.params_legend = legend_above(self.params_plot, 5)
-        self.eps_line = pg.InfiniteLine(
-            pos=1.0,
-            angle=90,
-            movable=True,
-            pen=pg.mkPen(style.ORANGE, width=2),
-            hoverPen=pg.mkPen(style.ORANGE, width=4),
+        self.eps_line = draggable_frame_line(
+            self.params_plot, 1.0, "The ε shown (drag it, or use the slider / Play)", self._on_line_dragged
         )
-        self.eps_line.setToolTip("The ε shown (drag it, or use the slider / Play)")
-        pp.addItem(self.eps_line, ignoreBounds=True)
-        self.eps_line.sigDragged.connect(self._on_line_dragged)
         self.param_curves: list[pg.PlotCurveItem] = []
         self.param_cold: list[pg.ScatterPlotItem] = []
         self.param_tangents: list[pg.PlotCurveItem] = []

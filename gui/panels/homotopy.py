@@ -31,6 +31,7 @@ from gui.panels.common import (
     FrameControl,
     ProjectionModel,
     ProjectionSelector,
+    draggable_frame_line,
     eps_color,
     fixed_height_box,
     fmt,
@@ -94,16 +95,9 @@ class HomotopyPanel(QWidget):
             values=(0, 1), colorMap=HEAT_CMAP, interactive=False, width=14, label="", colorMapMenu=False
         )
         self.colorbar.setImageItem(self.image, insert_in=hp)
-        self.time_line = pg.InfiniteLine(
-            pos=0.0,
-            angle=90,
-            movable=True,
-            pen=pg.mkPen(style.ORANGE, width=2),
-            hoverPen=pg.mkPen(style.ORANGE, width=4),
+        self.time_line = draggable_frame_line(
+            self.heat_plot, 0.0, "The time t shown (drag it, or use the slider / Play)", self._on_line_dragged
         )
-        self.time_line.setToolTip("The time t shown (drag it, or use the slider / Play)")
-        hp.addItem(self.time_line, ignoreBounds=True)
-        self.time_line.sigDragged.connect(self._on_line_dragged)
 
         # -- family of curves --------------------------------------------------------------------------------
         self.curves_plot = make_plot(

@@ -390,6 +390,8 @@ class SchedulesPanel(ComputesWhenInView, QWidget):
 
     #: a new :class:`gui.dynamics_tasks.SchedulesRecord` is shown
     recordChanged = Signal(object)
+    JOB_KIND = SCHEDULES
+    RECORD_TYPE = SchedulesRecord
 
     def __init__(self, state: LabState, runner: JobRunner, parent: QWidget | None = None):
         super().__init__(parent)
@@ -1198,9 +1200,6 @@ class SchedulesPanel(ComputesWhenInView, QWidget):
             self.request_update()
 
     # -- drawing -----------------------------------------------------------------------------------------
-    def _set_status(self, text: str, error: bool = False) -> None:
-        self.status.setText(f"<span style='color:#b00020'>{text}</span>" if error else text)
-
     def _refresh_table(self, select: int | None = None) -> None:
         """Rebuild the rows (schedules, then the scans' best) from the items and the record."""
         was = self._loading
@@ -1693,22 +1692,9 @@ class SchedulesPanel(ComputesWhenInView, QWidget):
         self.now_item.setData(pos[ok, 0], pos[ok, 1], brush=[b for b, o in zip(brushes, ok) if o])
         self.frames.set_label(f"t = {t:.4g}")
 
-    # -- runner ------------------------------------------------------------------------------------------
-    def _on_result(self, kind: str, revision: int, result) -> None:
-        if kind != SCHEDULES or not isinstance(result, SchedulesRecord):
-            return
-        if self._last_request is not None and result.request is not self._last_request:
-            return
-        self._set_record(result)
-        self.recordChanged.emit(result)
-
-    def _on_failed(self, kind: str, message: str) -> None:
-        if kind == SCHEDULES:
-            self._set_status(message, error=True)
-
-    def _on_progress(self, kind: str, p) -> None:
-        if kind == SCHEDULES:
-            self._set_status(f"{p.message} ({100 * p.fraction:.0f} %)")
+    # -- runner (handlers in ComputesWhenInView) ---------------------------------------------------------
+    def _show_result(self, rec: SchedulesRecord) -> None:
+        self._set_record(rec)
 
     # -- Qt events ---------------------------------------------------------------------------------------
     def showEvent(self, ev):

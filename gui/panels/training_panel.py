@@ -196,7 +196,9 @@ class TrainingPanel(QWidget):
             label="trained",
             labelOpts={"position": 0.12, "color": style.FIT_COLOR, "anchors": [(0, 1), (0, 1)]},
         )
-        lp.addItem(self.final_line)  # counts for the auto range: the trained loss (after the polish) stays in view
+        lp.addItem(
+            self.final_line
+        )  # counts for the auto range: the trained loss (after the polish) stays in view
         self.final_line.hide()
         # said in the plot (centred, in pixels) when a session restored θ̂ without its training run
         self.no_history = pg.TextItem("", color=style.GREY, anchor=(0.5, 0.5))

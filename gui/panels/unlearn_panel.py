@@ -97,6 +97,8 @@ class UnlearnPanel(ComputesWhenInView, QWidget):
     overlayRequested = Signal(str, object, object)
     #: a new :class:`gui.dynamics_tasks.UnlearnRecord` is shown
     recordChanged = Signal(object)
+    JOB_KIND = UNLEARN
+    RECORD_TYPE = UnlearnRecord
 
     def __init__(self, state: LabState, runner: JobRunner, parent: QWidget | None = None):
         super().__init__(parent)
@@ -427,24 +429,9 @@ class UnlearnPanel(ComputesWhenInView, QWidget):
             note = f" (GD with η = {st.lr:g}; the session trains with {st.optimizer})"
         self.j_label.setText(("no points" if j is None else f"unlearn point j = {j}") + note)
 
-    def _set_status(self, text: str, error: bool = False) -> None:
-        self.status.setText(f"<span style='color:#b00020'>{text}</span>" if error else text)
-
-    def _on_result(self, kind: str, revision: int, result) -> None:
-        if kind != UNLEARN or not isinstance(result, UnlearnRecord):
-            return
-        if self._last_request is not None and result.request is not self._last_request:
-            return
-        self.show_record(result)
-        self.recordChanged.emit(result)
-
-    def _on_failed(self, kind: str, message: str) -> None:
-        if kind == UNLEARN:
-            self._set_status(message, error=True)
-
-    def _on_progress(self, kind: str, p) -> None:
-        if kind == UNLEARN:
-            self._set_status(f"{p.message} ({100 * p.fraction:.0f} %)")
+    # -- runner (handlers in ComputesWhenInView) ---------------------------------------------------------
+    def _show_result(self, rec: UnlearnRecord) -> None:
+        self.show_record(rec)
 
     # -- drawing -----------------------------------------------------------------------------------------
     def show_record(self, rec: UnlearnRecord) -> None:
