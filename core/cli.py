@@ -543,7 +543,40 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--delete", type=int, metavar="J", help="GUI: delete point J (0-based) after training"
     )
-    parser.add_argument("--panel", metavar="NAME", help="GUI: show this panel (for --screenshot)")
+    parser.add_argument(
+        "--panel", metavar="NAME", help="GUI: show this panel (for --screenshot and --export-figures)"
+    )
+    parser.add_argument(
+        "--export-figures",
+        metavar="DIR",
+        help="GUI, headless: open, compute, write what File → Export figures writes into DIR, exit",
+    )
+    parser.add_argument(
+        "--overwrite", action="store_true", help="GUI: let --export-figures replace files already in DIR"
+    )
+    parser.add_argument(
+        "--window-size",
+        metavar="WxH",
+        help="GUI: window size in pixels for --screenshot and --export-figures (default: 1400x900)",
+    )
+    parser.add_argument(
+        "--figure-width",
+        type=float,
+        metavar="IN",
+        help="GUI: width of exported PDF/SVG figures in inches (default: 3.5, one paper column; 7 for a wide plot)",
+    )
+    parser.add_argument(
+        "--figure-height",
+        type=float,
+        metavar="IN",
+        help="GUI: height of exported PDF/SVG figures in inches (default: from the plot's aspect on screen)",
+    )
+    parser.add_argument(
+        "--figure-font",
+        type=float,
+        metavar="PT",
+        help="GUI: font size of exported PDF/SVG figures (default: 8)",
+    )
     sub = parser.add_subparsers(dest="command", metavar="SUBCOMMAND")
     for name, (help_text, add_args, _) in SUBCOMMANDS.items():
         add_args(sub.add_parser(name, help=help_text, description=help_text))
@@ -563,7 +596,16 @@ def check_global_options(args: argparse.Namespace) -> None:
     """Refuse the desktop app's options with a subcommand (they would be silently ignored)."""
     given = [
         o
-        for o, v in (("--screenshot", args.screenshot), ("--session", args.session), ("--panel", args.panel))
+        for o, v in (
+            ("--screenshot", args.screenshot),
+            ("--session", args.session),
+            ("--panel", args.panel),
+            ("--export-figures", args.export_figures),
+            ("--window-size", args.window_size),
+            ("--figure-width", args.figure_width),
+            ("--figure-height", args.figure_height),
+            ("--figure-font", args.figure_font),
+        )
         if v is not None
     ]
     if given:

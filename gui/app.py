@@ -5,6 +5,8 @@ the default problem; a bad file ends with a one-line message and exit status 2.
 ``--screenshot OUT.png``: open the window, train (or restore the session), apply ``--delete J`` (mark point J
 deleted, weight 0, select it — which analyses its deletion), wait until every worker has finished (training, the
 ε-path, the estimates, the homotopy), save a grab of the window, exit 0.
+``--export-figures DIR``: the same run, ending by writing what File → Export figures writes into DIR (refusing to
+replace files already there unless ``--overwrite``), then exit 0.
 ``--panel NAME`` raises a panel: ``fit``, ``training``, ``eps``, ``homotopy``, ``decomposition``, ``schedules``,
 ``unlearn``, ``attribution`` (a --screenshot run also waits for the attribution table when that panel is shown).
 Preferences (geometry, recent files, last-used settings) are read and written only in interactive runs.
@@ -46,6 +48,8 @@ def configure_torch() -> None:
 class ScreenshotDriver:
     """Drives a --screenshot run: wait for training, apply the deletion, wait again, grab, quit."""
 
+    what = "--screenshot"
+
     def __init__(self, window, app, out: str, delete: int | None, panel: str | None = None):
         from PySide6.QtCore import QTimer
 
@@ -67,9 +71,7 @@ class ScreenshotDriver:
 
     def _tick(self) -> None:
         if time.monotonic() - self.started > SCREENSHOT_TIMEOUT_S:
-            print(
-                f"influence-lab: --screenshot timed out after {SCREENSHOT_TIMEOUT_S:.0f} s", file=sys.stderr
-            )
+            print(f"influence-lab: {self.what} timed out after {SCREENSHOT_TIMEOUT_S:.0f} s", file=sys.stderr)
             self._finish(1)
             return
         if not self._ready():
@@ -106,16 +108,60 @@ class ScreenshotDriver:
                 print(f"influence-lab: {ENV_DUMP_SESSION}: {exc}", file=sys.stderr)
                 self._finish(1)
                 return
+        self._finish(0 if self.deliver() else 1)
+
+    def deliver(self) -> bool:
         ok = self.window.grab().save(self.out)
         if not ok:
             print(f"influence-lab: could not write the screenshot {self.out}", file=sys.stderr)
-        self._finish(0 if ok else 1)
+        return ok
 
     def _finish(self, status: int) -> None:
         self.status = status
         self.timer.stop()
         self.window.close()
         self.app.quit()
+
+
+class FigureExportDriver(ScreenshotDriver):
+    """Drives an --export-figures run: like --screenshot, but ends by writing what File → Export figures
+    writes (the same method) into the folder, and prints the list of files."""
+
+    what = "--export-figures"
+
+    def __init__(self, window, app, out: str, delete, panel=None, overwrite: bool = False):
+        self.overwrite = overwrite
+        super().__init__(window, app, out, delete, panel)
+
+    def deliver(self) -> bool:
+        written = self.window.export_figures(self.out, overwrite=self.overwrite)
+        if written is None:
+            return False
+        print(f"influence-lab: wrote {len(written)} files to {self.out}")
+        return True
+
+
+def _figure_size(args):
+    """The --figure-* options as a FigureSize (None when none is given), or a message naming the bad one."""
+    from gui.paper_figure import DEFAULT_SIZE, FigureSize
+
+    given = {
+        "width_in": getattr(args, "figure_width", None),
+        "height_in": getattr(args, "figure_height", None),
+        "font_pt": getattr(args, "figure_font", None),
+    }
+    if all(v is None for v in given.values()):
+        return None
+    size = FigureSize(
+        width_in=given["width_in"],
+        height_in=given["height_in"],
+        font_pt=DEFAULT_SIZE.font_pt if given["font_pt"] is None else given["font_pt"],
+    )
+    try:
+        size.check()
+    except ValueError as exc:
+        return f"{exc} (--figure-width, --figure-height, --figure-font)"
+    return size
 
 
 def run_gui(args) -> int:
@@ -134,25 +180,76 @@ def run_gui(args) -> int:
         except SessionError as exc:
             print(f"influence-lab: --session: {exc}", file=sys.stderr)
             return 2
+    if (getattr(args, "screenshot", None) or getattr(args, "export_figures", None)) and not os.environ.get(
+        "QT_QPA_PLATFORM"
+    ):
+        os.environ["QT_QPA_PLATFORM"] = "offscreen"  # a headless run needs no display
+    if not (getattr(args, "screenshot", None) or getattr(args, "export_figures", None)):
+        from gui.doctor import platform_problem
+
+        problem = platform_problem()  # before Qt's own message, which may blame the wrong library
+        if problem and QApplication.instance() is None:
+            print(f"influence-lab: {problem}", file=sys.stderr)
+            return 1
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("Influence Lab")
     app.setOrganizationName("Influence Lab")
     configure_pyqtgraph()
     screenshot = getattr(args, "screenshot", None)
-    window = MainWindow(default_problem(), interactive=not screenshot, remember=not screenshot)
-    window.resize(*SCREENSHOT_SIZE)
-    if not screenshot:
+    export_dir = getattr(args, "export_figures", None)
+    if screenshot and export_dir:
+        print("influence-lab: give --screenshot or --export-figures, not both", file=sys.stderr)
+        return 2
+    headless = screenshot or export_dir
+    figure_size = _figure_size(args)
+    if isinstance(figure_size, str):
+        print(f"influence-lab: {figure_size}", file=sys.stderr)
+        return 2
+    window = MainWindow(default_problem(), interactive=not headless, remember=not headless)
+    size = SCREENSHOT_SIZE
+    if getattr(args, "window_size", None):
+        try:
+            wpx, hpx = (int(v) for v in args.window_size.lower().split("x"))
+            if not (400 <= wpx <= 8000 and 300 <= hpx <= 8000):
+                raise ValueError
+        except ValueError:
+            print(
+                f"influence-lab: --window-size {args.window_size}: give WxH, e.g. 1366x768", file=sys.stderr
+            )
+            window.shutdown()
+            return 2
+        size = (wpx, hpx)
+    window.resize(*size)
+    if not headless:
         window.restore_preferences(settings=not session_file)
+    if figure_size is not None:
+        window.figure_size = figure_size
+    if export_dir and not getattr(args, "overwrite", False):
+        from pathlib import Path
+
+        existing = [p for p in window.export_targets(Path(export_dir)) if p.exists()]
+        if existing:  # refuse before training, not after
+            print(
+                f"influence-lab: --export-figures: {export_dir} already holds {len(existing)} of the files to "
+                f"write (e.g. {existing[0].name}); add --overwrite to replace them",
+                file=sys.stderr,
+            )
+            window.shutdown()
+            return 2
     panel = getattr(args, "panel", None)
     if panel and not window.show_panel(panel):
         names = ", ".join(n for n in window.panels)
         print(f"influence-lab: unknown panel {panel!r}; panels: {names}", file=sys.stderr)
         return 2
     window.show()
+    if not headless:
+        window.fit_to_screen()
+    else:
+        window.balance_docks()  # a remembered or default size may be larger than this screen
     from gui.autosave import restore_answer
 
     restored = False
-    if not screenshot or restore_answer() is not None:
+    if not headless or restore_answer() is not None:
         restored = window.offer_restore()
     if restored:
         if session_file:
@@ -166,7 +263,7 @@ def run_gui(args) -> int:
             window.show_panel(panel)
     else:
         window.start()
-    if not screenshot:
+    if not headless:
         window.enable_autosave()
     delete = getattr(args, "delete", None)
     if delete is not None and not (0 <= delete < window.state.data.n):
@@ -176,8 +273,13 @@ def run_gui(args) -> int:
         )
         window.shutdown()
         return 2
-    if screenshot:
-        driver = ScreenshotDriver(window, app, screenshot, delete, panel)
+    if headless:
+        if export_dir:
+            driver = FigureExportDriver(
+                window, app, export_dir, delete, panel, bool(getattr(args, "overwrite", False))
+            )
+        else:
+            driver = ScreenshotDriver(window, app, screenshot, delete, panel)
         app.exec()
         return driver.status
     if delete is not None:

@@ -2,13 +2,15 @@
 
 - PNG: the view rendered at twice its on-screen size, like a high-DPI screen (pyqtgraph's ImageExporter
   scales the plot but not the legend's text).
-- SVG: pyqtgraph's SVGExporter (works with PySide6 6.10; broken on 6.11/6.12, DESIGN.md) with a fallback to
-  Qt's QSvgGenerator rendering the view — both keep the curves as vector paths.
-- PDF: Qt's QPdfWriter rendering the view (pyqtgraph has no PDF exporter); vector output, page = plot size.
+- SVG and PDF of a plot: the plot read into plain data (:mod:`gui.plot_snapshot`) and drawn again by matplotlib
+  at a paper size (:mod:`gui.paper_figure`, default one paper column; :class:`~gui.paper_figure.FigureSize`):
+  the screen's ranges, ticks, labels and legend, text as text and curves as paths. Qt's own vector route
+  (QPdfWriter / QSvgGenerator rendering the view) scales pyqtgraph's cosmetic pens and tick fonts
+  inconsistently, so it is kept only for widgets that are not a single plot.
 - CSV: ``series,x,y`` rows for every data item of the plot, or a panel's own table (``data_provider``).
 
 Every file is written atomically (complete new file or the old one untouched). Export a plot only after it
-has been shown and laid out (DESIGN.md pitfall); :func:`export_figure` processes pending events first.
+has been shown and laid out (docs/design.md, pitfalls); :func:`export_figure` processes pending events first.
 
 :func:`install_export_actions` adds "Export plot…" and "Export data (CSV)…" to a plot's context menu.
 """
@@ -37,6 +39,8 @@ from PySide6.QtWidgets import QFileDialog, QGraphicsView, QMessageBox, QWidget
 
 from core.atomic import atomic_write_bytes, atomic_write_text
 from gui import style
+from gui.paper_figure import DEFAULT_SIZE, FigureSize, vector_bytes
+from gui.plot_snapshot import snapshot
 
 FIGURE_FORMATS = ("png", "svg", "pdf")
 FIGURE_FILTER = "PNG image (*.png);;SVG vector graphics (*.svg);;PDF document (*.pdf)"
@@ -107,17 +111,15 @@ def _render_view(widget: QWidget, painter: QPainter, target: QRectF) -> None:
         painter.restore()
 
 
-def svg_bytes(widget: QWidget) -> bytes:
-    item = _export_item(widget)
-    if item is not None:
-        try:
-            from pyqtgraph.exporters import SVGExporter
+def paper_bytes(widget: pg.PlotWidget, fmt: str, size: FigureSize = DEFAULT_SIZE) -> bytes:
+    """The plot as a paper figure (PDF or SVG) drawn by matplotlib from the plot's own data."""
+    snap = snapshot(widget)
+    return vector_bytes(snap, fmt, size, title=widget.windowTitle())
 
-            data = SVGExporter(item).export(toBytes=True)
-            if data:
-                return bytes(data)
-        except Exception:
-            pass  # pyqtgraph's exporter breaks on some PySide6 versions: render with Qt instead
+
+def svg_bytes(widget: QWidget, size: FigureSize = DEFAULT_SIZE) -> bytes:
+    if isinstance(widget, pg.PlotWidget):
+        return paper_bytes(widget, "svg", size)
     from PySide6.QtSvg import QSvgGenerator
 
     ba = QByteArray()
@@ -138,7 +140,9 @@ def svg_bytes(widget: QWidget) -> bytes:
     return bytes(ba)
 
 
-def pdf_bytes(widget: QWidget) -> bytes:
+def pdf_bytes(widget: QWidget, size: FigureSize = DEFAULT_SIZE) -> bytes:
+    if isinstance(widget, pg.PlotWidget):
+        return paper_bytes(widget, "pdf", size)
     ba = QByteArray()
     buf = QBuffer(ba)
     buf.open(QIODevice.OpenModeFlag.WriteOnly)
@@ -160,8 +164,11 @@ def pdf_bytes(widget: QWidget) -> bytes:
     return bytes(ba)
 
 
-def export_figure(widget: QWidget, path: str | Path, fmt: str | None = None) -> Path:
-    """Write ``widget`` (a pyqtgraph plot) to ``path`` as PNG, SVG or PDF (format from the suffix)."""
+def export_figure(
+    widget: QWidget, path: str | Path, fmt: str | None = None, size: FigureSize = DEFAULT_SIZE
+) -> Path:
+    """Write ``widget`` (a pyqtgraph plot) to ``path`` as PNG, SVG or PDF (format from the suffix); ``size`` is
+    the physical size of the vector formats (the PNG is the screen at twice its pixels)."""
     path = Path(path)
     fmt = (fmt or path.suffix.lstrip(".")).lower()
     if fmt not in FIGURE_FORMATS:
@@ -169,7 +176,13 @@ def export_figure(widget: QWidget, path: str | Path, fmt: str | None = None) -> 
     _settle()
     if widget.width() < 2 or widget.height() < 2:
         raise ExportError(f"{path}: the plot has no size yet (is it visible?)")
-    data = {"png": png_bytes, "svg": svg_bytes, "pdf": pdf_bytes}[fmt](widget)
+    if fmt == "png":
+        data = png_bytes(widget)
+    else:
+        try:
+            data = (svg_bytes if fmt == "svg" else pdf_bytes)(widget, size)
+        except ValueError as exc:  # a bad figure size
+            raise ExportError(f"{path}: {exc}") from None
     try:
         atomic_write_bytes(path, data)
     except OSError as exc:
@@ -236,9 +249,30 @@ def export_csv(path: str | Path, table: Table) -> Path:
 # ------------------------------------------------------------------------------------------------------
 
 
+def _settings(parent: QWidget):
+    from gui.settings import AppSettings
+
+    return getattr(parent, "app_settings", None) or AppSettings()
+
+
+def start_folder(parent: QWidget) -> Path:
+    """Where a save dialog starts: the last export folder, else the user's documents folder."""
+    return Path(_settings(parent).folder("last_export_dir"))
+
+
+def announce_written(parent: QWidget, path: Path) -> None:
+    """Remember the folder for the next dialog and say in the status bar what was written where."""
+    if getattr(parent, "remember", True):
+        _settings(parent).set("last_export_dir", str(path.parent))
+    bar = getattr(parent, "statusBar", None)
+    if callable(bar):
+        bar().showMessage(f"Wrote {path.name} to {path.parent}", 8000)
+
+
 def export_figure_dialog(widget: QWidget, name: str = "plot", parent: QWidget | None = None) -> Path | None:
     parent = parent or widget.window()
-    path, chosen = QFileDialog.getSaveFileName(parent, f"Export {name}", f"{name}.png", FIGURE_FILTER)
+    start = str(start_folder(parent) / f"{name}.png")
+    path, chosen = QFileDialog.getSaveFileName(parent, f"Export {name}", start, FIGURE_FILTER)
     if not path:
         return None
     p = Path(path)
@@ -247,10 +281,12 @@ def export_figure_dialog(widget: QWidget, name: str = "plot", parent: QWidget | 
             "." + ("svg" if "svg" in chosen.lower() else "pdf" if "pdf" in chosen.lower() else "png")
         )
     try:
-        return export_figure(widget, p)
+        out = export_figure(widget, p, size=getattr(parent, "figure_size", DEFAULT_SIZE))
     except ExportError as exc:
         QMessageBox.warning(parent, "Export failed", str(exc))
         return None
+    announce_written(parent, out)
+    return out
 
 
 def export_data_dialog(
@@ -260,17 +296,20 @@ def export_data_dialog(
     parent: QWidget | None = None,
 ) -> Path | None:
     parent = parent or widget.window()
-    path, _ = QFileDialog.getSaveFileName(parent, f"Export {name} data", f"{name}.csv", "CSV table (*.csv)")
+    start = str(start_folder(parent) / f"{name}.csv")
+    path, _ = QFileDialog.getSaveFileName(parent, f"Export {name} data", start, "CSV table (*.csv)")
     if not path:
         return None
     p = Path(path)
     if not p.suffix:
         p = p.with_suffix(".csv")
     try:
-        return export_csv(p, (data_provider or (lambda: plot_table(widget)))())
+        out = export_csv(p, (data_provider or (lambda: plot_table(widget)))())
     except ExportError as exc:
         QMessageBox.warning(parent, "Export failed", str(exc))
         return None
+    announce_written(parent, out)
+    return out
 
 
 def export_actions(
@@ -305,13 +344,16 @@ def install_export_actions(
 __all__ = [
     "ExportError",
     "Table",
+    "announce_written",
     "export_actions",
     "export_csv",
     "export_figure",
     "install_export_actions",
+    "paper_bytes",
     "pdf_bytes",
     "plot_table",
     "png_bytes",
+    "start_folder",
     "svg_bytes",
     "table_to_csv",
 ]

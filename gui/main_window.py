@@ -64,6 +64,7 @@ from gui.panels.homotopy import HomotopyPanel
 from gui.panels.schedules_panel import SchedulesPanel
 from gui.panels.training_panel import TrainingPanel
 from gui.panels.unlearn_panel import UnlearnPanel
+from gui.paper_figure import DEFAULT_SIZE
 from gui.settings import AppSettings
 from gui.state import LabState, Settings
 
@@ -178,6 +179,8 @@ class MainWindow(QMainWindow):
         #: write preferences (geometry, recent files, last-used settings) on close
         self.remember = remember
         self.app_settings = settings or AppSettings()
+        #: the physical size of exported PDF / SVG figures (File → Figure size…, or the command line)
+        self.figure_size = self.app_settings.figure_size() if remember else DEFAULT_SIZE
         self.setObjectName("InfluenceLabMainWindow")
         self.state = LabState(problem or default_problem(), self)
         self.controller = Controller(self.state, self)
@@ -196,7 +199,12 @@ class MainWindow(QMainWindow):
         self.setCorner(Qt.Corner.BottomRightCorner, Qt.DockWidgetArea.RightDockWidgetArea)
         self.setCorner(Qt.Corner.TopRightCorner, Qt.DockWidgetArea.RightDockWidgetArea)
         self.training_panel = TrainingPanel(self.state, self.controller)
-        self.training_dock = self.add_dock_panel("training", "Model && Training", self.training_panel)
+        # scrolls on a short screen instead of pushing the window's minimum height past it
+        training_area = _scrollable(self.training_panel)
+        training_area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        bar = training_area.verticalScrollBar().sizeHint().width()  # room for the panel and a scroll bar
+        training_area.setMinimumWidth(self.training_panel.minimumSizeHint().width() + bar + 4)
+        self.training_dock = self.add_dock_panel("training", "Model && Training", training_area)
 
         self.projection = ProjectionModel(self)
         self.eps_panel = EpsPathPanel(self.state, self.projection)
@@ -337,6 +345,33 @@ class MainWindow(QMainWindow):
             self.resizeDocks([dock], [int(0.66 * self.height())], Qt.Orientation.Vertical)
         return True
 
+    def fit_to_screen(self, area: QRect | None = None) -> None:
+        """Keep the window inside the screen's available area (a remembered or default size larger than this
+        screen is shrunk and the window moved in), then give the analysis docks at most their share of the
+        height so that the data plot keeps at least a third of it."""
+        screen = self.screen()
+        if area is None and screen is not None:
+            area = screen.availableGeometry()
+        if area is not None:
+            frame = self.frameGeometry().size() - self.geometry().size()  # title bar and borders
+            w = min(self.width(), area.width() - frame.width())
+            h = min(self.height(), area.height() - frame.height())
+            if (w, h) != (self.width(), self.height()):
+                self.resize(w, h)
+            g = self.frameGeometry()
+            x = min(max(g.left(), area.left()), area.right() - g.width() + 1)
+            y = min(max(g.top(), area.top()), area.bottom() - g.height() + 1)
+            if (x, y) != (g.left(), g.top()):
+                self.move(x, y)
+        self.balance_docks()
+
+    def balance_docks(self) -> None:
+        """The analysis docks below the data plot take about 45 % of the window's height, so the data plot keeps
+        more than a third of it at any window size."""
+        bottom = [d for d in (self.eps_dock, self.homotopy_dock, self.decomposition_dock) if d.isVisible()]
+        if bottom:
+            self.resizeDocks([bottom[0]], [int(0.45 * self.height())], Qt.Orientation.Vertical)
+
     def raised_panel(self) -> str:
         """The analysis dock on top (its tab is current), for sessions."""
         for name in ("eps", "homotopy", "decomposition", "schedules", "unlearn", "attribution"):
@@ -412,11 +447,17 @@ class MainWindow(QMainWindow):
             "Ctrl+Shift+E",
             "Write every plot (PNG, SVG, PDF and CSV data) and a JSON of the settings into a folder",
         )
+        self.act_figure_size = self._action(
+            "Figure size…",
+            self.figure_size_dialog,
+            None,
+            "The physical size and font size of exported PDF and SVG figures",
+        )
         self.act_export_frames = self._action(
-            "Export animation frames…",
+            "Export animations…",
             self.export_frames_dialog,
             None,
-            "Write the ε-path and homotopy animations as numbered PNG frames into a folder",
+            "Write the ε-path and homotopy animations as GIF, MP4 and numbered PNG frames into a folder",
         )
         self.act_open_session = self._action(
             "Open session…",
@@ -540,6 +581,7 @@ class MainWindow(QMainWindow):
         m.addSeparator()
         m.addAction(self.act_export)
         m.addAction(self.act_export_all)
+        m.addAction(self.act_figure_size)
         m.addAction(self.act_export_frames)
         m.addSeparator()
         m.addAction(self.act_quit)
@@ -749,8 +791,14 @@ class MainWindow(QMainWindow):
         return True
 
     def open_points_dialog(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Open points", "", "Points (*.csv *.json);;All files (*)")
+        path, _ = QFileDialog.getOpenFileName(
+            self,
+            "Open points",
+            self.app_settings.folder("last_points_dir"),
+            "Points (*.csv *.json);;All files (*)",
+        )
         if path:
+            self._remember_folder("last_points_dir", path)
             self.open_points(path)
 
     def save_points(self, path: str | Path) -> bool:
@@ -763,18 +811,24 @@ class MainWindow(QMainWindow):
         return True
 
     def save_points_dialog(self) -> None:
+        start = Path(self.app_settings.folder("last_points_dir")) / f"{self.state.data.name or 'points'}.csv"
         path, chosen = QFileDialog.getSaveFileName(
-            self, "Save points", f"{self.state.data.name or 'points'}.csv", "CSV (*.csv);;JSON (*.json)"
+            self, "Save points", str(start), "CSV (*.csv);;JSON (*.json)"
         )
         if path:
+            self._remember_folder("last_points_dir", path)
             p = Path(path)
             if p.suffix.lower() not in (".csv", ".json"):
                 p = p.with_suffix(".json" if "json" in chosen.lower() else ".csv")
             self.save_points(p)
 
+    def _remember_folder(self, key: str, path: str | Path) -> None:
+        if self.remember:
+            self.app_settings.set(key, str(Path(path).parent))
+
     def export_plot(self, path: str | Path) -> Path | None:
         try:
-            return export_figure(self.fit_view.plot, path)
+            return export_figure(self.fit_view.plot, path, size=self.figure_size)
         except ExportError as exc:
             self.report_error("Export failed", str(exc))
             return None
@@ -992,7 +1046,7 @@ class MainWindow(QMainWindow):
         start = (
             str(self.session_path)
             if self.session_path
-            else str(Path(self.app_settings.folder("last_session_dir") or ".") / "session.json")
+            else str(Path(self.app_settings.folder("last_session_dir")) / "session.json")
         )
         path, _ = QFileDialog.getSaveFileName(self, "Save session", start, "Influence Lab session (*.json)")
         if path:
@@ -1086,7 +1140,7 @@ class MainWindow(QMainWindow):
                     dock.raise_()
                     QApplication.processEvents()
                 for ext in ("png", "svg", "pdf"):
-                    written.append(export_figure(plot, folder / f"{name}.{ext}"))
+                    written.append(export_figure(plot, folder / f"{name}.{ext}", size=self.figure_size))
                 table = provider() if provider is not None else plot_table(plot)
                 written.append(export_csv(folder / f"{name}.csv", table))
             meta = self.export_metadata(written)
@@ -1109,6 +1163,8 @@ class MainWindow(QMainWindow):
         analysis numbers shown."""
         doc = {"format": "influence-lab-figures", "version": 1, "created": time.strftime("%Y-%m-%dT%H:%M:%S")}
         doc["session"] = self.current_session().to_dict()
+        fs = self.figure_size
+        doc["figure_size"] = {"width_in": fs.width_in, "height_in": fs.height_in, "font_pt": fs.font_pt}
         a = self.state.analysis
         if a is not None:
             an: dict = {"deleted": a.j, "damping": self.state.damping}
@@ -1162,7 +1218,8 @@ class MainWindow(QMainWindow):
         self, folder: str | Path, which=("eps", "homotopy"), every: int = 1, overwrite: bool | None = None
     ) -> list[Path] | None:
         """The ε-path animation (Data & fit above the ε-path panel) and the homotopy animation (its panel) as
-        numbered PNG frames in ``folder``/eps-path and ``folder``/homotopy. Asks before overwriting."""
+        numbered PNG frames in ``folder``/eps-path and ``folder``/homotopy, and each as a GIF and an MP4
+        (``folder``/eps-path.gif, …; gui.animation_files). Asks before overwriting."""
         folder = Path(folder)
         jobs = []
         if "eps" in which and self.eps_panel.record is not None:
@@ -1175,10 +1232,16 @@ class MainWindow(QMainWindow):
             )
             return None
         existing = [p for sub, *_ in jobs for p in (folder / sub).glob("frame_*.png")]
+        existing += [folder / f"{sub}.{ext}" for sub, *_ in jobs for ext in ("gif", "mp4")]
+        existing = [p for p in existing if p.exists()]
         if existing and not self._confirm_overwrite(folder, existing, overwrite):
             return None
+        from gui.animation_files import AnimationFiles
+
         raised = self.raised_panel()
         written = []
+        movies = []
+        files = None
         try:
             for sub, panel, dock, widgets in jobs:
                 (folder / sub).mkdir(parents=True, exist_ok=True)
@@ -1190,26 +1253,49 @@ class MainWindow(QMainWindow):
                 frames = panel.frames
                 frames.stop()
                 keep = frames.index
-                for n, k in enumerate(range(0, frames.count, max(1, every))):
+                steps = range(0, frames.count, max(1, every))
+                # the files play at the speed of the on-screen playback (the whole sweep in duration_s)
+                files = AnimationFiles(folder, sub, len(steps), len(steps) / frames.duration_s)
+                for k in steps:
                     frames.set_index(k)
                     QApplication.processEvents()
-                    img = _stack_grabs(widgets)
-                    out = folder / sub / f"frame_{n:04d}.png"
-                    if not img.save(str(out)):
-                        raise OSError(f"{out}: could not write the PNG")
-                    written.append(out)
+                    files.add(_stack_grabs(widgets))
                 frames.set_index(keep)
-        except OSError as exc:
+                written += files.close()
+                movies += [files.gif_path.name, files.mp4_path.name]
+                files = None
+        except (OSError, RuntimeError, ValueError) as exc:  # a full disk, ffmpeg failing
+            if files is not None:
+                files.abort()
             self.report_error("Export failed", str(exc), critical=True)
             return None
         finally:
             self.show_panel(raised)
-        self.statusBar().showMessage(f"Wrote {len(written)} frames to {folder}", 6000)
+        if self.remember:
+            self.app_settings.set("last_export_dir", str(folder))
+        n_frames = sum(1 for p in written if p.suffix == ".png")
+        self.statusBar().showMessage(f"Wrote {n_frames} frames and {', '.join(movies)} to {folder}", 8000)
         return written
+
+    def figure_size_dialog(self) -> None:
+        from gui.figure_size_dialog import FigureSizeDialog
+
+        dlg = FigureSizeDialog(self.figure_size, self)
+        if dlg.exec() == QDialog.DialogCode.Accepted:
+            self.set_figure_size(dlg.size_chosen())
+
+    def set_figure_size(self, size) -> None:
+        size.check()
+        self.figure_size = size
+        if self.remember:
+            self.app_settings.set_figure_size(size)
+        w = "automatic width" if size.width_in is None else f"{size.width_in:g} in wide"
+        h = "automatic height" if size.height_in is None else f"{size.height_in:g} in high"
+        self.statusBar().showMessage(f"PDF and SVG figures: {w}, {h}, {size.font_pt:g} pt", 6000)
 
     def export_frames_dialog(self) -> None:
         folder = QFileDialog.getExistingDirectory(
-            self, "Export animation frames into a folder", self.app_settings.folder("last_export_dir")
+            self, "Export the animations into a folder", self.app_settings.folder("last_export_dir")
         )
         if folder:
             self.export_frames(folder)

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QSettings, QStandardPaths
 
+from gui.paper_figure import DEFAULT_SIZE, FigureSize
 from gui.state import DEFAULT_DAMPING, Settings
 
 ENV_DIR = "INFLUENCE_LAB_CONFIG_DIR"
@@ -25,6 +26,7 @@ DEFAULTS = {
     "recent_sessions": [],
     "last_session_dir": "",
     "last_export_dir": "",
+    "last_points_dir": "",
     "damping": DEFAULT_DAMPING,
 }
 
@@ -110,5 +112,33 @@ class AppSettings:
         return v if v > 0 and v == v and v < float("inf") else DEFAULT_DAMPING
 
     def folder(self, key: str) -> str:
+        """The folder remembered under ``key`` if it still exists, else the user's documents folder (else the
+        home folder): a file dialog never starts in whatever directory the app was launched from."""
         v = self.q.value(key, "")
-        return v if isinstance(v, str) and v and Path(v).is_dir() else ""
+        if isinstance(v, str) and v and Path(v).is_dir():
+            return v
+        return documents_folder()
+
+    def figure_size(self) -> FigureSize:
+        """The physical size of exported PDF / SVG figures (:class:`gui.paper_figure.FigureSize`)."""
+        try:
+            d = json.loads(str(self.q.value("figure_size", "") or "{}"))
+            size = FigureSize(
+                **{k: (None if d[k] is None else float(d[k])) for k in FIGURE_SIZE_KEYS if k in d}
+            )
+            size.check()
+            return size
+        except (TypeError, ValueError, KeyError):
+            return DEFAULT_SIZE
+
+    def set_figure_size(self, size: FigureSize) -> None:
+        self.q.setValue("figure_size", json.dumps({k: getattr(size, k) for k in FIGURE_SIZE_KEYS}))
+
+
+#: The figure-size fields a user sets (the others are layout rules of :mod:`gui.paper_figure`).
+FIGURE_SIZE_KEYS = ("width_in", "height_in", "font_pt")
+
+
+def documents_folder() -> str:
+    docs = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.DocumentsLocation)
+    return docs if docs and Path(docs).is_dir() else str(Path.home())

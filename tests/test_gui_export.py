@@ -14,7 +14,7 @@ import pytest
 from gui_fixtures import *  # noqa: F403
 from PySide6.QtGui import QImage
 
-from gui.export import ExportError, export_csv, export_figure, pdf_bytes, plot_table, svg_bytes
+from gui.export import ExportError, export_csv, export_figure, pdf_bytes, plot_table
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -42,18 +42,6 @@ def test_svg(plot, tmp_path):
     assert root.tag.endswith("svg")
     assert "<path" in text
     assert text.count("<path") >= 3  # axes, grid and the curves
-
-
-def test_svg_fallback_to_qt(plot, monkeypatch):
-    import pyqtgraph.exporters
-
-    def broken(*a, **k):
-        raise ValueError("not enough values to unpack")
-
-    monkeypatch.setattr(pyqtgraph.exporters.SVGExporter, "export", broken)
-    data = svg_bytes(plot)
-    ET.fromstring(data)
-    assert b"<path" in data
 
 
 def test_pdf(plot, tmp_path):
@@ -105,3 +93,25 @@ def test_screenshot_command(tmp_path):
     assert proc.returncode == 0, proc.stderr
     img = QImage(str(out))
     assert not img.isNull() and img.width() >= 1000 and img.height() >= 600
+
+
+def test_export_figures_command_writes_what_the_menu_writes(tmp_path):
+    """``app.py --export-figures DIR`` (headless, no QT_QPA_PLATFORM needed) writes every plot in every format
+    with its data and settings.json, says so, and refuses to replace them without --overwrite."""
+    out = tmp_path / "figs"
+    env = {k: v for k, v in os.environ.items() if k != "QT_QPA_PLATFORM"}
+    env["INFLUENCE_LAB_CONFIG_DIR"] = str(tmp_path / "config")
+    cmd = [sys.executable, "app.py", "--export-figures", str(out), "--delete", "3", "--figure-width", "3"]
+    proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=180)
+    assert proc.returncode == 0, proc.stderr
+    names = {"data-and-fit", "training-loss", "eps-path-parameters", "eps-path-plane", "homotopy-heatmap"}
+    names |= {"homotopy-curves", "homotopy-trajectories", "error-decomposition"}
+    expected = {f"{n}.{ext}" for n in names for ext in ("png", "svg", "pdf", "csv")} | {"settings.json"}
+    assert {p.name for p in out.iterdir()} == expected
+    assert f"wrote {len(expected)} files to {out}" in proc.stdout
+    import json
+
+    meta = json.loads((out / "settings.json").read_text())
+    assert meta["analysis"]["deleted"] == 3 and meta["figure_size"]["width_in"] == 3.0
+    again = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    assert again.returncode == 2 and "--overwrite" in again.stderr and "Traceback" not in again.stderr

@@ -260,10 +260,28 @@ def test_export_animation_frames(qtbot, analysed_window, tmp_path):
     files = w.export_frames(tmp_path / "anim", every=25, overwrite=True)
     eps = sorted((tmp_path / "anim" / "eps-path").glob("frame_*.png"))
     hom = sorted((tmp_path / "anim" / "homotopy").glob("frame_*.png"))
-    assert len(eps) == 5 and len(hom) == 9 and len(files) == 14
+    assert len(eps) == 5 and len(hom) == 9 and len(files) == 14 + 4
     first, last = QImage(str(eps[0])), QImage(str(eps[-1]))
     assert not first.isNull() and first.height() > w.fit_view.height()
     assert first != last, "the frames differ"
+    # the same animations as a looping GIF and an MP4: decoded, they hold the frames of the PNGs
+    import imageio.v3 as iio
+
+    from gui.animation_files import GIF_MAX_WIDTH, qimage_rgb
+
+    for sub, pngs in (("eps-path", eps), ("homotopy", hom)):
+        gif = iio.imread(tmp_path / "anim" / f"{sub}.gif", index=None)
+        mp4 = iio.imread(tmp_path / "anim" / f"{sub}.mp4", index=None, plugin="FFMPEG")
+        assert len(gif) == len(pngs) and len(mp4) == len(pngs), sub
+        for k in (0, len(pngs) - 1):
+            png = qimage_rgb(QImage(str(pngs[k]))).astype(float)
+            h, w_ = png.shape[:2]
+            video = mp4[k][:h, :w_, :3].astype(float)
+            assert np.abs(video - png).mean() < 6, f"{sub}.mp4 frame {k} differs from its PNG"
+            small = QImage(str(pngs[k])).scaledToWidth(min(GIF_MAX_WIDTH, w_))
+            ref = qimage_rgb(small).astype(float)
+            assert np.abs(gif[k][..., :3].astype(float) - ref).mean() < 12, f"{sub}.gif frame {k}"
+    assert "eps-path.gif" in w.statusBar().currentMessage()
     assert w.export_frames(tmp_path / "anim", every=25, overwrite=False) is None
 
 

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import functools
 import math
+from pathlib import Path
 
 import numpy as np
 import pyqtgraph as pg
@@ -1041,15 +1042,18 @@ class AttributionPanel(ComputesWhenInView, QWidget):
         if self.table is None:
             QMessageBox.information(self, "Nothing to export", "Compute the table first.")
             return
-        path, _ = QFileDialog.getSaveFileName(
-            self, "Export the attribution table", "attribution.csv", "CSV (*.csv)"
-        )
+        from gui.export import announce_written, start_folder
+
+        start = str(start_folder(self.window()) / "attribution.csv")
+        path, _ = QFileDialog.getSaveFileName(self, "Export the attribution table", start, "CSV (*.csv)")
         if not path:
             return
         try:
             self.write_csv(path)
         except OSError as exc:
             QMessageBox.warning(self, "Export failed", f"{path}: {exc.strerror or exc}")
+            return
+        announce_written(self.window(), Path(path))
 
     # -- jobs --------------------------------------------------------------------------------------------
     def _submit(self, kind: str, task, req, text: str, priority: int) -> None:
