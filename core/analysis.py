@@ -15,6 +15,7 @@ point of positive weight, is refused (core.problem.deletion_error); a diverged t
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Generator
 from dataclasses import dataclass
 
@@ -33,6 +34,8 @@ from core.cli import (
     problem_summary,
     register,
     run_with_progress,
+    say_written,
+    summary_out,
     write_json,
 )
 from core.influence import hessian_check
@@ -178,8 +181,7 @@ def analyze(
         0.85,
         1.0,
         1.0,
-        "ε-path: ",
-    )
+    )  # the ε-path's own messages already say "ε-path: …"
     return Analysis(problem, fit, j, damping, est, path)
 
 
@@ -223,25 +225,35 @@ def _run(args: argparse.Namespace) -> int:
     doc = result.to_json()
     if args.json:
         write_json(doc, args.json, args.force)
-        return 0
+        say_written(args, "json")
+    out = summary_out(args) if args.json else sys.stdout  # without --json the summary is the output
+    if out is not None:
+        _print_summary(problem, args, result, doc, out)
+    return 0
+
+
+def _print_summary(problem, args, result, doc, out) -> None:
     e = result.estimates
-    print(f"deleted point {args.delete} of {problem.data.n}; damping λ = {args.damping:g}")
-    print(f"θ̂: ‖∇L‖ = {doc['training']['grad_norm']:.2e}, converged {doc['training']['converged']}")
+
+    def say(text: str) -> None:
+        print(text, file=out)
+
+    say(f"deleted point {args.delete} of {problem.data.n}; damping λ = {args.damping:g}")
+    say(f"θ̂: ‖∇L‖ = {doc['training']['grad_norm']:.2e}, converged {doc['training']['converged']}")
     h = doc["hessian"]
-    print(
+    say(
         f"{h['message']}"
         + ("" if h["positive_definite"] else "; the exact-Hessian IF below uses the pseudo-inverse H⁺")
     )
-    print(
+    say(
         f"self-influence s_j = {e.self_influence:.6g}; predicted Δℓ_j = {e.predicted_loss_change:.6g}, "
         f"actual (cold LOO) = {e.actual_loss_change:.6g}"
     )
-    print("error decomposition (mean |Δf| over training inputs; ‖Δθ‖):")
+    say("error decomposition (mean |Δf| over training inputs; ‖Δθ‖):")
     for k, v in e.decomposition.items():
-        print(f"  {k:22s} {v:.4g}   {e.decomposition_params[k]:.4g}")
+        say(f"  {k:22s} {v:.4g}   {e.decomposition_params[k]:.4g}")
     for msg in [*doc["warnings"], *("ε-path: " + m for m in result.eps_path.messages)]:
-        print("warning:", msg)
-    return 0
+        say(f"warning: {msg}")
 
 
 register(

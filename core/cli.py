@@ -39,8 +39,10 @@ from core.limits import (
     MIN_POINTS,
     check_problem_size,
 )
-from core.model import ACTIVATIONS
+from core.linear import gd_learning_rate
+from core.model import ACTIVATIONS, LinearFeatures
 from core.problem import (
+    DEFAULT_LR,
     DEFAULT_WEIGHT_DECAY_LINEAR,
     DEFAULT_WEIGHT_DECAY_MLP,
     Problem,
@@ -68,8 +70,31 @@ class DivergedError(CliError):
     exit_status = EXIT_DIVERGED
 
 
+class HelpWithDefaults(argparse.HelpFormatter):
+    """--help shows each option's default, unless it has none (None, False, suppressed) or its help already
+    says it."""
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        default = action.default
+        if (
+            "default" in text.lower()
+            or default in (None, False, argparse.SUPPRESS)
+            or action.option_strings == []
+            or isinstance(default, bool)
+        ):
+            return text
+        shown = " ".join(str(v) for v in default) if isinstance(default, (list, tuple)) else str(default)
+        return f"{text} (default: {shown.replace('%', '%%')})"
+
+
 class ArgumentParser(argparse.ArgumentParser):
-    """argparse with one-line errors: ``influence-lab train: error: … (see influence-lab train --help)``."""
+    """argparse with one-line errors: ``influence-lab train: error: … (see influence-lab train --help)``, and
+    each option's default in --help."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("formatter_class", HelpWithDefaults)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str):
         self.exit(EXIT_REFUSED, f"{self.prog}: error: {one_line(message)} (see {self.prog} --help)\n")
@@ -161,8 +186,14 @@ def add_problem_options(p: argparse.ArgumentParser) -> None:
     )
     g = p.add_argument_group("training")
     g.add_argument("--seed", type=int, default=0, help="initialisation seed of θ_0 (default 0)")
-    g.add_argument("--optimizer", choices=OPTIMIZERS, default="gd")
-    g.add_argument("--lr", type=float, default=0.1, help="learning rate η (default 0.1)")
+    g.add_argument("--optimizer", choices=OPTIMIZERS, default="gd", help="the training algorithm")
+    g.add_argument(
+        "--lr",
+        type=float,
+        default=None,
+        help=f"learning rate η (default: {DEFAULT_LR:g}; for a linear model at most 1/λ_max of the loss Hessian, "
+        "stated when smaller)",
+    )
     g.add_argument("--steps", type=int, default=2000, help="training steps T (default 2000)")
     g.add_argument(
         "--batch-size", type=int, default=None, help="SGD mini-batch size (--optimizer sgd; ≥ n: full batch)"
@@ -264,9 +295,23 @@ def problem_from_args(args: argparse.Namespace, feature: str | None = "train", *
     kappa = args.weight_decay
     if kappa is None:
         kappa = DEFAULT_WEIGHT_DECAY_MLP if args.model == "mlp" else DEFAULT_WEIGHT_DECAY_LINEAR
+    lr, warn_note = args.lr, None
+    if lr is None and isinstance(model, LinearFeatures):
+        # θ̂ of a linear model is its least-squares solution; GD (θ^s, the dynamics) gets a step that is stable
+        try:
+            stable = gd_learning_rate(model.features(data.x), data.weight, kappa)
+        except ValueError as exc:
+            raise CliError(str(exc)) from None
+        if stable < DEFAULT_LR:
+            lr = stable
+            warn_note = (
+                f"η = {lr:.4g} = 1/λ_max of the loss Hessian (no --lr given; the default {DEFAULT_LR:g} would "
+                "make gradient descent diverge); θ̂ is the least-squares solution"
+            )
+    lr = DEFAULT_LR if lr is None else lr
     config = TrainConfig(
         optimizer=args.optimizer,
-        lr=args.lr,
+        lr=lr,
         steps=args.steps,
         weight_decay=kappa,
         batch_size=args.batch_size,
@@ -288,6 +333,8 @@ def problem_from_args(args: argparse.Namespace, feature: str | None = "train", *
         check_problem_size(problem, feature, **size)
     for msg in problem_warnings(problem):
         warn(args, msg)
+    if warn_note is not None:
+        note(args, warn_note)
     return problem
 
 
@@ -299,6 +346,12 @@ def warn(args: argparse.Namespace, message: str) -> None:
     """A warning line ``influence-lab CMD: warning: …`` on stderr, printed when the computation starts
     (:func:`run_with_progress`); dropped if the command is refused before that."""
     _PENDING.append(f"influence-lab {args.command}: warning: {one_line(message)}")
+
+
+def note(args: argparse.Namespace, message: str) -> None:
+    """A line ``influence-lab CMD: note: …`` on stderr (a choice made for the user), printed like :func:`warn`'s."""
+    if not getattr(args, "quiet", False):
+        _PENDING.append(f"influence-lab {args.command}: note: {one_line(message)}")
 
 
 def flush_warnings() -> None:
@@ -372,6 +425,26 @@ def to_jsonable(obj):
         f = float(obj)
         return f if np.isfinite(f) else None
     return obj
+
+
+def summary_out(args: argparse.Namespace):
+    """Where a subcommand's human-readable summary goes: stdout, or stderr when a machine-readable output
+    (--json / --csv) goes to stdout; None with --quiet."""
+    if getattr(args, "quiet", False):
+        return None
+    to_stdout = any(getattr(args, dest, None) == "-" for dest in ("json", "csv", "npz"))
+    return sys.stderr if to_stdout else sys.stdout
+
+
+def say_written(args: argparse.Namespace, *dests: str) -> None:
+    """One line per output file written (not for '-'), unless --quiet."""
+    out = summary_out(args)
+    if out is None:
+        return
+    for dest in dests:
+        path = getattr(args, dest, None)
+        if path and path != "-":
+            print(f"wrote {path}", file=out)
 
 
 def write_json(doc: dict, path: str | None, force: bool = False) -> None:

@@ -42,6 +42,8 @@ from core.cli import (
     problem_summary,
     register,
     run_with_progress,
+    say_written,
+    summary_out,
     write_json,
     write_text_file,
 )
@@ -292,42 +294,51 @@ def cmd_attribute(args: argparse.Namespace) -> int:
         doc["methods"] = methods
         doc["attribution"] = table.to_json()
         write_json(doc, args.json, args.force)
-    if not args.csv and not args.json:
-        _print_summary(table)
+    say_written(args, "csv", "json")
+    if not args.csv and not args.json:  # the table is the output
+        _print_summary(table, sys.stdout)
+    elif (out := summary_out(args)) is not None:  # the files are the output: a summary beside them
+        _print_summary(table, out, rows=False)
     return 0
 
 
-def _print_summary(table) -> None:
+def _print_summary(table, out, rows: bool = True) -> None:
+    """The table (``rows``: only when it is not written to a file), agreement, detection and warnings."""
+
+    def say(text: str = "") -> None:
+        print(text, file=out)
+
     names = table.column_names()
     head = ["index", "x", "y"] + (["bad"] if table.corrupted else []) + names
     width = max(11, *(len(h) + 1 for h in head))
-    print(f"query: {table.query.describe()}; damping λ = {table.damping:g}")
-    print("".join(f"{h:>{width}}" for h in head))
+    say(f"query: {table.query.describe()}; damping λ = {table.damping:g}")
     bad = set(table.corrupted)
-    for r in range(table.n):
+    if rows:
+        say("".join(f"{h:>{width}}" for h in head))
+    for r in range(table.n if rows else 0):
         cells = [f"{int(table.index[r]):>{width}d}", f"{table.x[r]:>{width}.4f}", f"{table.y[r]:>{width}.4f}"]
         if table.corrupted:
             cells.append(f"{'*' if r in bad else '':>{width}}")
         cells += [f"{table.columns[c][r]:>{width}.3e}" for c in names]
-        print("".join(cells))
+        say("".join(cells))
     ref = table.reference()
     if ref:
-        print(f"\nagreement with {ref}:")
+        say(f"\nagreement with {ref}:")
         for name, a in table.agreement().items():
-            print(
+            say(
                 f"  {name:<22} pearson {a['pearson']:+.3f}  spearman {a['spearman']:+.3f}  "
                 f"top-{a['k']} overlap {a['top_k']:.2f}"
             )
     det = table.detection()
     if det:
-        print(f"\nmislabel detection ({len(table.corrupted)} corrupted points):")
+        say(f"\nmislabel detection ({len(table.corrupted)} corrupted points):")
         for name, d in det.items():
-            print(
+            say(
                 f"  {name:<22} ranked {d.direction:<4} AUC {d.auc:.3f}  found after {len(table.corrupted)} "
                 f"inspected {d.found_at_k:.2f}  all found after inspecting {d.inspect_all:.0%}"
             )
     for w in table.warnings:
-        print(f"warning: {w}")
+        say(f"warning: {w}")
 
 
 register(

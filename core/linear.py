@@ -423,3 +423,18 @@ def linear_flow(H, theta0, theta_hat, t) -> np.ndarray:
     tt = t.reshape(t.shape + (1,) * diff.ndim)  # (*T, 1…, 1)
     decay = np.exp(-tt * mu)  # (*T, 1…, d)
     return theta_hat + (decay * coords) @ Q.T
+
+
+def gd_learning_rate(X, weights=None, kappa: float = 0.0) -> float:
+    """η = 1/λ_max(H) for gradient descent on L_w, H = (1/n) XᵀWX + κI its (constant) Hessian (module docstring).
+
+    GD on a quadratic is stable for η < 2/λ_max; 1/λ_max is the largest step that never overshoots along the
+    stiffest direction, so the loss decreases monotonically. Used when a linear model is given no η."""
+    X = np.asarray(X, dtype=np.float64)
+    n = X.shape[0]
+    w = np.ones(n) if weights is None else np.asarray(weights, dtype=np.float64)
+    H = (X * (w / n)[:, None]).T @ X
+    lam = float(np.linalg.eigvalsh(0.5 * (H + H.T))[-1]) + float(kappa)
+    if not np.isfinite(lam) or lam <= 0:
+        raise ValueError("the loss Hessian is zero: every point has weight 0 or the features vanish")
+    return 1.0 / lam

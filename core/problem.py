@@ -13,19 +13,26 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from core.data import Dataset, make_preset
+from core.linear import ols_fit
 from core.model import LinearFeatures, MLPSpec, Model
 from core.progress import Progress, drive, scaled
 from core.train import PolishResult, TrainConfig, TrainResult, polish, train
 
 DEFAULT_WEIGHT_DECAY_MLP = 1e-3
 DEFAULT_WEIGHT_DECAY_LINEAR = 0.0
+DEFAULT_LR = 0.1  # MLPs; a linear model without an η gets 1/λ_max (core.linear.gd_learning_rate)
+DEFAULT_STEPS = 2000
 
 
 @dataclass
 class Problem:
     data: Dataset
     model: Model = field(default_factory=lambda: MLPSpec((3,), "tanh"))
-    config: TrainConfig = field(default_factory=lambda: TrainConfig(lr=0.1, steps=2000, weight_decay=1e-3))
+    config: TrainConfig = field(
+        default_factory=lambda: TrainConfig(
+            lr=DEFAULT_LR, steps=DEFAULT_STEPS, weight_decay=DEFAULT_WEIGHT_DECAY_MLP
+        )
+    )
     init_seed: int = 0
     #: polish θ^s with Newton/LM to ‖∇L‖ ≤ 1e-10 to get θ̂ (otherwise θ̂ = θ^s, early-stopped).
     converge: bool = True
@@ -129,7 +136,11 @@ class Fit:
 
 
 def fit_problem(problem: Problem, checkpoint_every: int = 0) -> Generator[Progress, None, Fit]:
-    """Train the problem's model from θ_0 (yielding progress), then polish if ``problem.converge``."""
+    """Train the problem's model from θ_0 (yielding progress), then polish if ``problem.converge``.
+
+    θ̂ of a linear model is the least-squares solution (core.linear.ols_fit, a stable lstsq solve), polished by
+    the same Newton step as every model (it changes it by rounding only); GD still gives θ^s and the training
+    curve. θ̂ of an MLP is GD's θ^s polished by Newton / Levenberg–Marquardt."""
     from dataclasses import replace
 
     theta0 = problem.theta0()
@@ -139,9 +150,18 @@ def fit_problem(problem: Problem, checkpoint_every: int = 0) -> Generator[Progre
     theta_s = result.theta[0].copy()
     pol = None
     theta_hat = theta_s
-    if problem.converge and not result.diverged.any():
+    start = None if result.diverged.any() else theta_s
+    if problem.converge and isinstance(problem.model, LinearFeatures):
+        # a least-squares problem has a closed form: θ̂ never depends on the learning rate or on GD reaching it
+        try:
+            start = ols_fit(problem.model.features(x), y, problem.kappa, w)
+        except (
+            ValueError
+        ):  # no unique minimiser (n ≤ p or a rank-deficient design with κ = 0): polish GD's θ^s
+            pass
+    if problem.converge and start is not None:
         yield Progress(0.9, 1.0, "polishing to ‖∇L‖ ≤ 1e-10")
-        pol = polish(problem.model, theta_s, x, y, w, problem.kappa)
+        pol = polish(problem.model, start, x, y, w, problem.kappa)
         theta_hat = pol.theta[0].copy()
     yield Progress(1.0, 1.0, "trained")
     return Fit(theta0=theta0, theta_s=theta_s, theta_hat=theta_hat, training=result, polish=pol)

@@ -11,6 +11,7 @@ open, else the message with the exact command that installs what is missing.
 
 from __future__ import annotations
 
+import importlib
 import os
 import shutil
 import subprocess
@@ -216,7 +217,7 @@ def checks() -> list[Check]:
         out.append(Check("torch", False, f"not importable ({exc})", "rm -rf .venv and run ./lab again"))
     for mod in ("PySide6", "pyqtgraph", "matplotlib"):
         try:
-            m = __import__(mod)
+            m = importlib.import_module(mod)
             out.append(Check(mod, True, getattr(m, "__version__", "installed")))
         except ImportError as exc:
             out.append(Check(mod, False, f"not importable ({exc})", "rm -rf .venv and run ./lab again"))
