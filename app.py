@@ -18,12 +18,21 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     from core.cli import parse_args, run_cli
 
+    # ``app.py FILE`` (``./lab FILE``) opens a points or session file, as a drop on the window does
+    open_file = None
+    if argv and not argv[0].startswith("-") and os.path.splitext(argv[0])[1].lower() in OPENABLE:
+        open_file, argv = argv[0], argv[1:]
     args = parse_args(argv)
     if args.command is not None:
         return run_cli(args)
     from gui.app import run_gui
 
+    args.open_file = open_file
     return run_gui(args)
+
+
+#: what ``app.py FILE`` opens (core.data.POINTS_SUFFIXES; a .json may be a session)
+OPENABLE = (".csv", ".tsv", ".txt", ".json")
 
 
 if __name__ == "__main__":

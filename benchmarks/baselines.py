@@ -1,7 +1,7 @@
 """Naive baselines: what a researcher's own script would do, one model at a time, in torch.
 
 Every function here works on ONE model: an equivalent ``torch.nn.Sequential`` built by
-``MLPSpec.to_torch_sequential`` (same parameter layout as Influence Lab, SCIENCE.md §1), trained or solved
+``MLPSpec.to_torch_sequential`` (same parameter layout as Influence Lab, docs/science.md §1), trained or solved
 with ``torch.optim`` in a plain Python loop, derivatives by autograd / ``torch.func``. The loss convention is
 the project's: L_w(θ) = (1/n) Σ_i w_i ½ r_i² + (κ/2)‖θ‖², i.e. ``torch.optim.SGD(weight_decay=κ)`` on the mean
 of w ⊙ ½ r² for gradient descent, and the explicit penalty in the objective for L-BFGS (which has no weight
@@ -106,7 +106,7 @@ def lbfgs_minimize(net: torch.nn.Module, objective, tol: float = LBFGS_TOL) -> f
 
 
 def weighted_loss(x, y, w, kappa: float):
-    """The objective L_w(net) (SCIENCE.md §1) for L-BFGS."""
+    """The objective L_w(net) (docs/science.md §1) for L-BFGS."""
     X, Y, W = _col(x), _col(y), _col(w)
     return lambda net: (W * 0.5 * (net(X) - Y) ** 2).mean() + _penalty(net, kappa)
 
@@ -119,7 +119,7 @@ def solve_weighted(spec: MLPSpec, theta_start, x, y, w, kappa: float) -> tuple[n
 
 
 def solve_proximal(spec, theta_s, x, y, w_minus, kappa, damping) -> tuple[np.ndarray, float]:
-    """argmin L_{−j}(θ) + (λ/2)‖θ − θ^s‖², L-BFGS from θ^s (SCIENCE.md §3 item 3)."""
+    """argmin L_{−j}(θ) + (λ/2)‖θ − θ^s‖², L-BFGS from θ^s (docs/science.md §3 item 3)."""
     net = spec.to_torch_sequential(theta_s)
     centre = [p.detach().clone() for p in net.parameters()]
     base = weighted_loss(x, y, w_minus, kappa)
@@ -238,7 +238,7 @@ def cg(A: torch.Tensor, b: torch.Tensor, iters: int, tol: float = 1e-12) -> torc
 
 
 def deletion_estimates(spec, x, y, kappa, theta0, theta_s, theta_hat, j, damping, lr, steps, cg_budget=5):
-    """Every estimate of deleting z_j (SCIENCE.md §3) the naive way. Returns (thetas dict, grad norms dict,
+    """Every estimate of deleting z_j (docs/science.md §3) the naive way. Returns (thetas dict, grad norms dict,
     decomposition dict (function space), self-influence)."""
     n = len(x)
     w = np.ones(n)

@@ -1,4 +1,4 @@
-"""Influence Lab speed benchmarks against naive baselines (issue 7), in one process and one run.
+"""Influence Lab speed benchmarks against naive baselines, in one process and one run.
 
     .venv/bin/python benchmarks/run.py            # every scenario, ~2 minutes; writes benchmarks/results.json
     .venv/bin/python benchmarks/run.py --only homotopy,loo_all --no-gui
@@ -837,7 +837,7 @@ def main(argv=None) -> int:
     set_torch_threads(TORCH_THREADS)
     t_start = time.perf_counter()
     load0 = os.getloadavg()
-    print("Influence Lab benchmarks (issue 7)")
+    print("Influence Lab benchmarks")
     print(
         f"python {platform.python_version()}, numpy {np.__version__}, torch {torch.__version__}, "
         f"{os.cpu_count()} CPUs, {platform.processor() or platform.machine()}"

@@ -3,7 +3,7 @@
 The JSON document (README, "analyze output") has the keys ``data``, ``model``, ``training``, ``deleted``,
 ``damping``, ``estimates``, ``decomposition``, ``decomposition_params``, ``self_influence``,
 ``predicted_loss_change``, ``actual_loss_change``, ``eps_path`` and, for linear models, ``leverage``,
-``cooks_distance``, ``dfbetas`` and ``loo_exact``. Parameters follow the SCIENCE.md §1 layout.
+``cooks_distance``, ``dfbetas`` and ``loo_exact``. Parameters follow the docs/science.md §1 layout.
 
 Edge cases (docs/limits.md): ``hessian`` says whether H = ∇²L(θ̂) is positive definite, its smallest eigenvalues
 and how the exact-Hessian IF was computed ("direct", or "pseudo-inverse" when H is singular or indefinite — the
@@ -95,7 +95,7 @@ class Analysis:
         }
         doc.update(self.estimates.to_json())
         doc["warnings"] = deletion_notes(p, self.j) + doc["warnings"]
-        # SCIENCE.md §3: the IF needs H positive definite; when it is not, say so, show the smallest eigenvalue
+        # docs/science.md §3: the IF needs H positive definite; when it is not, say so, show the smallest eigenvalue
         # and which substitute the exact-Hessian IF used (analyze: the pseudo-inverse H⁺)
         doc["hessian"] = {
             "positive_definite": check.positive_definite,
@@ -136,7 +136,7 @@ def analyze(
     solver: str = "cg",
     solver_budget: int | None = None,
 ) -> Generator[Progress, None, Analysis]:
-    """Fit the problem, then every estimate of the model without z_j (SCIENCE.md §3) and the ε-path (§2).
+    """Fit the problem, then every estimate of the model without z_j (docs/science.md §3) and the ε-path (§2).
 
     Refused (CliError) before any computation: a j that :func:`core.problem.deletion_error` refuses (out of
     range, weight already 0, no points left, the last point with κ = 0) and a damping λ that is not a finite
@@ -148,7 +148,7 @@ def analyze(
     if not (np.isfinite(damping) and damping > 0):
         raise CliError(
             f"--damping {damping:g}: the damping λ must be a finite number > 0 (the PBRF is unbounded without "
-            "damping, SCIENCE.md §3); e.g. --damping 1e-3"
+            "damping, docs/science.md §3); e.g. --damping 1e-3"
         )
     fit = yield from scaled(fit_problem(problem), 0.0, 0.5, 1.0, "fit: ")
     if fit.training.diverged.any():

@@ -1,7 +1,7 @@
 """Per-point attribution: every training point's influence by every method, side by side with exact LOO
-(SCIENCE.md §3, §6, §7; issue 6).
+(docs/science.md §3, §6, §7).
 
-Conventions (SCIENCE.md §1): ℓ_i(θ) = ½ (f(θ; x_i) − y_i)², L_w(θ) = (1/n) Σ_i w_i ℓ_i(θ) + (κ/2)‖θ‖²,
+Conventions (docs/science.md §1): ℓ_i(θ) = ½ (f(θ; x_i) − y_i)², L_w(θ) = (1/n) Σ_i w_i ℓ_i(θ) + (κ/2)‖θ‖²,
 deleting z_i sets w_i = 0 and keeps the 1/n. θ_0 is the initialisation, θ^s the parameters training produced,
 θ̂ the converged ones (θ̂ = θ^s when the problem is early-stopped), H = ∇²L(θ̂), G the Gauss–Newton Hessian
 (κ included), λ the damping.
@@ -37,7 +37,7 @@ deleted" (positive: the point was helping the query, deleting it hurts; negative
                  V(D) − V(D∖i) = 2 × the ``validation`` query's deletion effect). Always validation-based,
                  whatever the query.
 *Score* columns are query-independent and unsigned: ``self_influence`` s_i = ∇ℓ_iᵀ H⁻¹ ∇ℓ_i (s_i / n is the
-predicted rise of ℓ_i on deletion), ``leverage`` (Jacobian leverage h_i = ∇f_iᵀ (nG)⁻¹ ∇f_i, SCIENCE.md §6, κ in
+predicted rise of ℓ_i on deletion), ``leverage`` (Jacobian leverage h_i = ∇f_iᵀ (nG)⁻¹ ∇f_i, docs/science.md §6, κ in
 G, no damping), and for linear models the regression diagnostics of core.linear: ``cooks_distance``,
 ``studentized_residual`` (external), ``dfbetas_k`` per parameter and ``dfbetas_max_abs``.
 ``shapley_se`` and ``bif_se`` are Monte-Carlo standard errors.
@@ -303,7 +303,7 @@ def tracin_weights(checkpoint_steps, lr: float) -> np.ndarray:
 def tracin(
     model: Model, checkpoints, etas, x, y, query: Query, cumulative: bool = False, chunk: int = 256
 ) -> np.ndarray:
-    """TracIn (Pruthi et al. 2020; SCIENCE.md §7): Σ_k η_k ∇ℓ_i(θ_k)·∇ℓ_q(θ_k) for every training point i.
+    """TracIn (Pruthi et al. 2020; docs/science.md §7): Σ_k η_k ∇ℓ_i(θ_k)·∇ℓ_q(θ_k) for every training point i.
 
     checkpoints (K, d), etas (K,). Returns (n,), or with ``cumulative`` the partial sums up to and including
     each checkpoint, (K, n). Positive = proponent (a gradient step on z_i lowered ℓ_q)."""
@@ -444,7 +444,7 @@ def training_utility(
 ) -> Callable[[np.ndarray], Generator[Progress, None, np.ndarray]]:
     """V(S) = −MSE on ``validation`` of the model trained on S: for a batch of subset masks (B, n), ONE batched
     training run from θ_0 with the problem's optimiser and steps (``steps`` overrides) and weights
-    mask ⊙ w (the 1/n stays 1/n, SCIENCE.md §1), no polish. V(∅) is therefore what the same procedure gives
+    mask ⊙ w (the 1/n stays 1/n, docs/science.md §1), no polish. V(∅) is therefore what the same procedure gives
     on no data: θ_0 shrunk by the weight decay, (1 − ηκ)^T θ_0 for GD (θ_0 itself when κ = 0)."""
     model, x, y = problem.model, problem.data.x, problem.data.y
     w0 = problem.weights()
@@ -466,7 +466,7 @@ def training_utility(
 def tmc_shapley(
     utility, n: int, config: ShapleyConfig = ShapleyConfig()
 ) -> Generator[Progress, None, ShapleyResult]:
-    """Truncated Monte-Carlo Data Shapley (Ghorbani & Zou 2019; SCIENCE.md §7), a progress generator whose
+    """Truncated Monte-Carlo Data Shapley (Ghorbani & Zou 2019; docs/science.md §7), a progress generator whose
     ``partial`` is the running :class:`ShapleyResult`.
 
     ``utility(masks)`` maps subset masks (B, n) to V (B,) — directly or as a progress generator (e.g.
@@ -627,7 +627,7 @@ def exact_shapley(utility, n: int) -> Generator[Progress, None, np.ndarray]:
 
 @dataclass(frozen=True)
 class BIFConfig:
-    """SGLD settings of the Bayesian influence function (Kreer et al. 2025; SCIENCE.md §7).
+    """SGLD settings of the Bayesian influence function (Kreer et al. 2025; docs/science.md §7).
 
     Posterior p(w) ∝ exp(−nβ L(w) − (γ/2)‖w − θ̂‖²) (L the full training loss, weight decay included).
     Defaults that work on the default problem (chains mix: split-R̂ ≈ 1.00):
@@ -844,7 +844,7 @@ def _sgld_scales(H, n, beta, gamma, cfg: BIFConfig):
 
 
 def bif_laplace(model: Model, theta, x, y, w, kappa: float, beta: float, gamma: float, query: Query):
-    """The Laplace approximation of the BIF: −∇φᵀ(nβH + γI)⁻¹∇ℓ_i at θ (SCIENCE.md §7), (n,)."""
+    """The Laplace approximation of the BIF: −∇φᵀ(nβH + γI)⁻¹∇ℓ_i at θ (docs/science.md §7), (n,)."""
     x = np.asarray(x, dtype=np.float64)
     n = x.shape[0]
     theta = np.asarray(theta, dtype=np.float64).reshape(-1)
@@ -884,7 +884,7 @@ def bif_sgld(
     config: BIFConfig = BIFConfig(),
 ) -> Generator[Progress, None, BIFResult]:
     """The Bayesian influence function BIF(z_i, φ) = −Cov(ℓ_i(w), φ(w)) for every training point
-    (Kreer et al. 2025; SCIENCE.md §7), φ the query loss (``self``: row i uses φ = ℓ_i, so BIF_i = −Var ℓ_i),
+    (Kreer et al. 2025; docs/science.md §7), φ the query loss (``self``: row i uses φ = ℓ_i, so BIF_i = −Var ℓ_i),
     under p(w) ∝ exp(−nβ L(w) − (γ/2)‖w − θ̂‖²) sampled by SGLD
         w ← w − (η/2)(nβ∇L(w) + γ(w − θ̂)) + N(0, ηI)
     with ``config.chains`` chains batched as models, burn-in and thinning (defaults: :class:`BIFConfig`). The
@@ -1056,7 +1056,7 @@ class DetectionCurve:
 
 
 def detection_curve(scores, corrupted, direction: str = "desc", method: str = "") -> DetectionCurve:
-    """Mislabel detection (issue 6): inspect the points in the order of ``scores`` (see :func:`_order` for
+    """Mislabel detection: inspect the points in the order of ``scores`` (see :func:`_order` for
     ``direction``) and count the corrupted ones found."""
     scores = np.asarray(scores, dtype=np.float64)
     n = scores.size
@@ -1099,7 +1099,7 @@ def detection_direction(column: str, query_kind: str = "self") -> str:
 
 
 # --------------------------------------------------------------------------------------------------
-# Soft weights and groups (SCIENCE.md §7)
+# Soft weights and groups (docs/science.md §7)
 # --------------------------------------------------------------------------------------------------
 
 
@@ -1107,7 +1107,7 @@ def detection_direction(column: str, query_kind: str = "self") -> str:
 class SoftWeightResult:
     """Down-weighting points to w ∈ [0, 1]^n (rows: several weight vectors), from θ̂ with data weights w⁰:
     - ``theta_if``     θ̂ + H⁻¹ Σ_i (w⁰_i − w_i) ∇ℓ_i(θ̂) / n  (influence-corrected; = θ̂ + H⁻¹Σ(1 − w_i)∇ℓ_i/n
-                       for w⁰ = 1, SCIENCE.md §7; pseudo-inverse when H is not positive definite);
+                       for w⁰ = 1, docs/science.md §7; pseudo-inverse when H is not positive definite);
     - ``theta_newton`` θ̂ − (∇²L_w(θ̂))⁻¹ ∇L_w(θ̂), the group Newton estimate (Koh et al. 2019);
     - ``theta_warm``   argmin L_w by LM from θ̂ (retrained with these weights, warm);
     - ``theta_cold``   trained from θ_0 with the same optimiser and steps and weights w, polished when θ̂ is.
@@ -1203,7 +1203,7 @@ def soft_weight_estimates(
 
 
 # --------------------------------------------------------------------------------------------------
-# Stagewise influence (SCIENCE.md §7)
+# Stagewise influence (docs/science.md §7)
 # --------------------------------------------------------------------------------------------------
 
 STAGEWISE_METHODS = ("if", "if_gnh", "newton", "self_influence", "leverage", "tracin", "bif")
@@ -1230,7 +1230,7 @@ def stagewise_influence(
     damping: float = DEFAULT_DAMPING,
     bif: BIFConfig | None = None,
 ) -> Generator[Progress, None, StagewiseResult]:
-    """Stagewise influence (Lee et al. 2025; SCIENCE.md §7): ``method`` evaluated at θ_k along training, the
+    """Stagewise influence (Lee et al. 2025; docs/science.md §7): ``method`` evaluated at θ_k along training, the
     checkpoints of the problem's training run every ``every`` steps (default steps/50). At θ_k the formulas
     are those of the table with θ̂ → θ_k (not stationary: the IF there is the formula, not a LOO estimate;
     a non-positive-definite H(θ_k) falls back to the pseudo-inverse). ``bif`` samples one localised posterior
@@ -1473,7 +1473,7 @@ def attribution_table(
     tracin_every: int | None = None,
     point_ids=None,
 ) -> Generator[Progress, None, AttributionTable]:
-    """The per-point attribution table of a fitted problem (issue 6), a progress generator whose ``partial``
+    """The per-point attribution table of a fitted problem, a progress generator whose ``partial``
     is the table filled so far (Shapley's running estimates appear in it as they converge).
 
     ``fit`` defaults to fitting the problem. TracIn uses the fit's saved checkpoints when it has some (unless

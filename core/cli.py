@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from core.atomic import atomic_write_text
-from core.data import PRESETS, DataError, load_points, make_preset, standardize
+from core.data import PRESETS, DataError, make_preset, read_points, standardize
 from core.limits import (
     MAX_DEGREE,
     MAX_HIDDEN_LAYERS,
@@ -41,6 +41,7 @@ from core.limits import (
 )
 from core.linear import gd_learning_rate
 from core.model import ACTIVATIONS, LinearFeatures
+from core.points_table import Columns
 from core.problem import (
     DEFAULT_LR,
     DEFAULT_WEIGHT_DECAY_LINEAR,
@@ -157,8 +158,20 @@ def check_ints(values, option: str, meaning: str, lo: int, hi: int | None = None
 def add_problem_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("data")
     src = g.add_mutually_exclusive_group()
-    src.add_argument("--data", metavar="FILE", help="points from a CSV (x,y[,weight][,label]) or JSON file")
+    src.add_argument(
+        "--data",
+        metavar="FILE",
+        help="points from delimited text (.csv, .tsv, .txt: columns x, y[, weight][, label], or chosen with "
+        "--x-col …) or a JSON points file",
+    )
     src.add_argument("--preset", choices=PRESETS, default=None, help="a built-in dataset (default: teacher)")
+    for role, what in (("x", "x"), ("y", "y"), ("weight", "the weights"), ("label", "the labels")):
+        g.add_argument(
+            f"--{role}-col",
+            metavar="NAME",
+            default=None,
+            help=f"--data: the column holding {what} (header name or 1-based position)",
+        )
     g.add_argument("--n", type=int, default=None, help="number of points of a preset (default 20)")
     g.add_argument("--noise", type=float, default=None, help="noise std of a preset (default 0.1)")
     g.add_argument("--data-seed", type=int, default=None, help="seed of a preset's points")
@@ -274,7 +287,17 @@ def problem_from_args(args: argparse.Namespace, feature: str | None = "train", *
     against the size limits. Data warnings (magnitudes, weights) are printed to stderr."""
     check_problem_args(args)
     if args.data:
-        data = load_points(args.data)
+        picked = [getattr(args, f"{r}_col", None) for r in ("x", "y", "weight", "label")]
+        columns = None
+        if any(picked):
+            if not (picked[0] and picked[1]):
+                raise CliError(
+                    "--x-col and --y-col go together: give both (--weight-col, --label-col optional)"
+                )
+            columns = Columns(*picked)
+        data, notes = read_points(args.data, columns)
+        for text in notes:
+            note(args, f"{args.data}: {text}")
     else:
         kwargs = {
             k: v for k, v in (("n", args.n), ("noise", args.noise), ("seed", args.data_seed)) if v is not None

@@ -1,4 +1,4 @@
-"""``influence-lab attribute``: the per-point attribution table (issue 6) from the command line.
+"""``influence-lab attribute``: the per-point attribution table from the command line.
 
 Takes the shared data / model / training options, fits the problem, and writes one row per training point
 and one column per method (core.attribution: exact LOO cold and warm, IF, damped-GNH IF, PBRF, Newton,

@@ -1,4 +1,4 @@
-"""``influence-lab schedules`` and ``influence-lab unlearn`` (SCIENCE.md §4, §5): deletion dynamics, headless.
+"""``influence-lab schedules`` and ``influence-lab unlearn`` (docs/science.md §4, §5): deletion dynamics, headless.
 
 Both take the shared data / model / training options (``core.cli.add_problem_options``) plus ``--delete J``,
 show a text progress bar, and write the numbers the Schedules / Unlearning panels show as ``--json OUT`` and
@@ -149,7 +149,7 @@ def _theta0s(args, model, default_seed: int, default_points=None) -> np.ndarray:
 
 def _add_schedules_args(p: argparse.ArgumentParser) -> None:
     _add_common(p)
-    g = p.add_argument_group("schedules (SCIENCE.md §4)")
+    g = p.add_argument_group("schedules (docs/science.md §4)")
     g.add_argument(
         "--schedule",
         action="append",
@@ -485,7 +485,7 @@ def _print_schedules(doc: dict) -> None:
 
 def _add_unlearn_args(p: argparse.ArgumentParser) -> None:
     _add_common(p)
-    g = p.add_argument_group("unlearning (SCIENCE.md §5)")
+    g = p.add_argument_group("unlearning (docs/science.md §5)")
     g.add_argument(
         "--K",
         type=int,

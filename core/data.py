@@ -1,6 +1,6 @@
 """Datasets for 1D regression: the ``Dataset`` value, built-in presets, and CSV / JSON points files.
 
-Conventions (SCIENCE.md §1): a dataset is n points z_i = (x_i, y_i) of float64 numbers, each with a weight
+Conventions (docs/science.md §1): a dataset is n points z_i = (x_i, y_i) of float64 numbers, each with a weight
 w_i ∈ [0, 1] (default 1) that multiplies its loss in L_w, and optionally a text label. Duplicate x values
 are allowed (the science does not need distinct x); ``duplicate_x_indices`` reports them.
 
@@ -8,9 +8,12 @@ Presets (``make_preset``, names in ``PRESETS``) are deterministic functions of (
 clean generating function as ``Dataset.teacher`` (a plain-JSON description, see ``Dataset``).
 
 Files:
-- CSV: a header line naming the columns, then one line per point. Columns ``x`` and ``y`` are required,
-  ``weight`` and ``label`` optional; any order; names are case-insensitive and surrounding spaces are ignored.
-  Blank lines are skipped. Line numbers in messages are 1-based and count the header (and blank lines).
+- CSV (read also as .tsv and .txt): a header line naming the columns, then one line per point. Columns ``x`` and
+  ``y``, ``weight`` and ``label`` optional; any order; names are case-insensitive and surrounding spaces are
+  ignored; other columns are ignored with a note. Blank and ``#`` comment lines are skipped; ``;``, tab, ``|``
+  or white-space separators and decimal commas are recognised; a file of two numeric columns needs no header;
+  the user can choose the columns (core.points_table). Line numbers in messages are 1-based and count every
+  line of the file.
 - JSON: ``{"format": "influence-lab-points", "version": 1, "x": [...], "y": [...], "weight": [...],
   "label": [...], "name": "...", "teacher": {...}, "corrupted": [...]}`` (only x and y required), or a bare list
   of points ``[{"x": 0.5, "y": 1.2, "weight": 1, "label": "a"}, ...]`` (weight and label optional).
@@ -30,7 +33,6 @@ import json
 import math
 import operator
 import os
-from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -162,7 +164,7 @@ def _normalise_teacher(teacher: Any, where: str) -> dict:
 def _teacher_function(teacher: dict) -> Callable[[np.ndarray], np.ndarray]:
     """The callable x ↦ f*(x) of a normalised teacher description."""
     if teacher["kind"] == "mlp":
-        # the layout of SCIENCE.md §1, as core.model's MLP (the test suite checks both against torch)
+        # the layout of docs/science.md §1, as core.model's MLP (the test suite checks both against torch)
         model = MLPSpec(hidden=tuple(teacher["layers"][1:-1]), activation=teacher["activation"])
         theta = np.asarray(teacher["theta"], dtype=np.float64)
 
@@ -319,12 +321,12 @@ class Dataset:
 
     Fields (canonical types after construction):
     - ``x``, ``y``: float64 arrays of shape (n,), finite; 2 ≤ n ≤ MAX_POINTS. Duplicate x are allowed.
-    - ``weight``: float64 (n,), each in [0, 1], multiplying the point's loss (SCIENCE.md §1); None → all 1.
+    - ``weight``: float64 (n,), each in [0, 1], multiplying the point's loss (docs/science.md §1); None → all 1.
     - ``label``: list of n strings, or None.
     - ``name``: a display name (presets: the preset name; files: the file stem).
     - ``teacher``: the clean generating function, or None. Plain JSON:
       ``{"kind": "mlp", "layers": [1, 3, 1], "activation": "tanh", "theta": [...]}`` (θ in the layout of
-      SCIENCE.md §1) or ``{"kind": "function", "name": "sine", "amplitude": 1.0, "frequency": 2.0}`` /
+      docs/science.md §1) or ``{"kind": "function", "name": "sine", "amplitude": 1.0, "frequency": 2.0}`` /
       ``{"kind": "function", "name": "linear", "intercept": 0.5, "slope": 1.0}``. ``teacher_curve`` evaluates it.
     - ``corrupted``: sorted indices (0-based) of points whose labels were deliberately corrupted (``outliers``).
 
@@ -503,7 +505,7 @@ DEFAULT_NOISE = 0.1
 DEFAULT_SEED = 0
 
 #: The teacher f* of the default data: a 1 → 3 → 1 tanh MLP with θ* = TEACHER_SCALES ⊙ N(0, I) drawn by
-#: ``np.random.default_rng(TEACHER_SEED)``, in the layout of SCIENCE.md §1 (W1 (3×1), b1 (3), W2 (1×3), b2 (1)).
+#: ``np.random.default_rng(TEACHER_SEED)``, in the layout of docs/science.md §1 (W1 (3×1), b1 (3), W2 (1×3), b2 (1)).
 #: Seed and scales were chosen by looking at the curve: on [-2, 2] it rises through a peak near x = 0 and has
 #: a shallow dip on the left (range about [-0.3, 1.1]), so it bends visibly and is well above the noise.
 TEACHER_LAYERS = (1, 3, 1)
@@ -641,93 +643,10 @@ def _empty(where: str) -> NoReturn:
     )
 
 
-def load_csv(path: str | os.PathLike) -> Dataset:
-    """Read a CSV points file (format in the module docstring); ``name`` is the file stem. Raises DataError."""
-    path = Path(path)
-    return _parse_csv(_read_text(path), path.name, name=path.stem)
-
-
-def _parse_csv(text: str, where: str, name: str) -> Dataset:
-    """Parse CSV text; messages name the line where the offending record starts (1-based, header included)."""
-    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
-    columns: list[str] | None = None
-    values: dict[str, list] = {}
-    end = 0  # the last line of the previous record (a quoted field may span lines)
-    try:
-        for row in reader:
-            line, end = end + 1, reader.line_num
-            if not any(field.strip() for field in row):
-                continue
-            at = f"{where}, line {line}"
-            if columns is None:
-                columns = _parse_header(row, at)
-                values = {c: [] for c in columns}
-                continue
-            if len(values["x"]) >= MAX_POINTS:
-                _fail(at, f"more than {MAX_POINTS} points", "Use a subset of the points.")
-            if len(row) != len(columns):
-                _fail(
-                    at,
-                    f"{len(row)} fields, but the header has {len(columns)} columns",
-                    "Write one value per column: check for a decimal comma (write 1.5, not 1,5) "
-                    "or a label with a comma that is not in double quotes.",
-                )
-            for column, field in zip(columns, row, strict=True):
-                values[column].append(field.strip() if column == "label" else _csv_number(field, column, at))
-    except csv.Error as exc:
-        _fail(
-            f"{where}, line {end + 1}",
-            f"malformed CSV ({exc})",
-            'Check the double quotes: a quoted field must end with " and a " inside it is written "".',
-        )
-    if columns is None:
-        _empty(where)
-    n = len(values["x"])
-    if n < MIN_POINTS:
-        _fail(
-            where,
-            f"only {n} data line(s); at least {MIN_POINTS} points are needed",
-            "Add points below the header.",
-        )
-    return Dataset(
-        **_normalise_fields(where, values["x"], values["y"], values.get("weight"), values.get("label"), name)
-    )
-
-
-def _parse_header(row: list[str], at: str) -> list[str]:
-    columns = [field.strip().lower() for field in row]
-    allowed = "The columns are x and y, optionally weight and label"
-    if all(_is_float(field) for field in columns):
-        _fail(
-            at,
-            f"{_show(','.join(row))} looks like data, not a header",
-            "Add a first line naming the columns, e.g. 'x,y'.",
-        )
-    counts = Counter(columns)
-    twice = next((c for c in columns if counts[c] > 1), None)
-    if twice is not None:
-        _fail(at, f"column {twice!r} appears {counts[twice]} times in the header", "Keep one of them.")
-    unknown = [c for c in columns if c not in CSV_COLUMNS]
-    if unknown:
-        separator = next((s for s in (";", "\t", "|") if any(s in c for c in unknown)), None)
-        fix = (
-            f"Separate the columns by commas, not {separator!r}."
-            if separator
-            else f"{allowed}; rename or delete the others."
-        )
-        _fail(at, f"unknown column(s) {_list_names(unknown)}", fix)
-    missing = [c for c in ("x", "y") if c not in columns]
-    if missing:
-        _fail(at, f"the header has no {' or '.join(map(repr, missing))} column", f"{allowed}.")
-    return columns
-
-
-def _is_float(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
+def load_csv(path: str | os.PathLike, columns=None) -> Dataset:
+    """Read delimited points text (.csv, .tsv, .txt; core.points_table); ``name`` is the file stem. Raises
+    DataError (a ColumnsNeeded when x and y cannot be told and ``columns`` does not say)."""
+    return read_points(path, columns)[0]
 
 
 def _csv_number(field: str, column: str, at: str) -> float:
@@ -895,9 +814,44 @@ def _dataset_from_point_list(items: list, where: str, default_name: str) -> Data
     )
 
 
-def load_points(path: str | os.PathLike) -> Dataset:
-    """Read a points file, choosing the format by extension (.csv or .json, any case). Raises DataError."""
-    return _format_for(Path(path))[0](path)
+def load_points(path: str | os.PathLike, columns=None) -> Dataset:
+    """Read a points file, choosing the format by extension (.csv, .tsv, .txt or .json, any case). Raises
+    DataError."""
+    return read_points(path, columns)[0]
+
+
+def points_columns(path: str | os.PathLike):
+    """The column names of a delimited points file and the columns that would be read without a choice
+    (a core.points_table.Columns, or None when x and y cannot be told), for a column picker. Raises DataError."""
+    from core.points_table import Columns, ColumnsNeeded, choose_columns, read_table
+
+    path = Path(path)
+    table = read_table(_read_text(path), path.name)
+    try:
+        picked, _ = choose_columns(table)
+    except ColumnsNeeded:
+        return list(table.names), None
+    name = {role: table.names[k] for role, k in picked.items()}
+    return list(table.names), Columns(name["x"], name["y"], name.get("weight"), name.get("label"))
+
+
+def read_points(path: str | os.PathLike, columns=None) -> tuple[Dataset, list[str]]:
+    """A points file and the notes on what was chosen for the user while reading it (separator, decimal
+    commas, columns taken or ignored); ``columns`` (a core.points_table.Columns) says which columns are x, y,
+    weight and label in delimited text. Raises DataError."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix == ".json":
+        return load_json(path), []
+    if suffix not in DELIMITED_SUFFIXES:
+        _fail(
+            path.name or str(path),
+            f"unsupported file type {suffix or '(no extension)'!r}",
+            f"Points files are {', '.join(POINTS_SUFFIXES)}.",
+        )
+    from core.points_table import parse_points_text
+
+    return parse_points_text(_read_text(path), path.name, path.stem, columns)
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -960,6 +914,9 @@ _FORMATS: dict[str, tuple[Callable[[Any], Dataset], Callable[[Dataset, Any], Non
     ".csv": (load_csv, save_csv),
     ".json": (load_json, save_json),
 }
+#: What a points file may be called when read (written: .csv or .json).
+DELIMITED_SUFFIXES = (".csv", ".tsv", ".txt")
+POINTS_SUFFIXES = (*DELIMITED_SUFFIXES, ".json")
 
 
 def _format_for(path: Path) -> tuple[Callable[[Any], Dataset], Callable[[Dataset, Any], None]]:

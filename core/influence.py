@@ -1,12 +1,12 @@
-"""Influence estimates of deleting a training point (SCIENCE.md §2–3), and the iHVP solvers behind them.
+"""Influence estimates of deleting a training point (docs/science.md §2–3), and the iHVP solvers behind them.
 
-Conventions (SCIENCE.md §1): ℓ_i(θ) = ½ (f(θ; x_i) − y_i)², L_w(θ) = (1/n) Σ_i w_i ℓ_i(θ) + (κ/2)‖θ‖²,
+Conventions (docs/science.md §1): ℓ_i(θ) = ½ (f(θ; x_i) − y_i)², L_w(θ) = (1/n) Σ_i w_i ℓ_i(θ) + (κ/2)‖θ‖²,
 H = ∇²L_w(θ̂) (exact), G = (1/n) Σ_i w_i ∇f_i ∇f_iᵀ + κI (the Gauss–Newton Hessian, κ included), λ ≥ 0 damping.
-Deleting z_j sets w_j = 0; with the default weights w = 1 every formula below is exactly SCIENCE.md §3. With
+Deleting z_j sets w_j = 0; with the default weights w = 1 every formula below is exactly docs/science.md §3. With
 general weights the deletion removes w_j ℓ_j / n, so each (1/n) in §3 becomes w_j / n — the same formulas,
 written for the weight actually removed (with w_j = 1 they coincide).
 
-Estimates of the model without z_j, centred at θ̂ (SCIENCE.md §3):
+Estimates of the model without z_j, centred at θ̂ (docs/science.md §3):
 - influence function        Δθ_IF  = (w_j/n) H⁻¹ g_j,           θ_IF  = θ̂ + Δθ_IF   (= θ̂ − w_j θ'(w_j)),
 - damped GNH influence      Δθ_GNH = (w_j/n) (G + λI)⁻¹ g_j,    θ_GNH = θ̂ + Δθ_GNH,
 - Newton (Koh et al. 2019)  θ_Nt   = θ̂ − (∇²L_{−j}(θ̂))⁻¹ ∇L_{−j}(θ̂)  (no stationarity assumed),
@@ -58,7 +58,7 @@ def fmt_num(v: float) -> str:
 
 @dataclass(frozen=True)
 class HessianCheck:
-    """Eigenvalue summary of a symmetric matrix (SCIENCE.md §3: 'needs H positive definite; say so')."""
+    """Eigenvalue summary of a symmetric matrix (docs/science.md §3: 'needs H positive definite; say so')."""
 
     eigenvalues: np.ndarray  # (d,) ascending
     min_eigenvalue: float
@@ -77,7 +77,7 @@ def hessian_check(
     """Eigenvalues of the symmetric (d, d) matrix H and whether it is positive definite.
 
     Positive definite means λ_min > PD_RTOL · max(1, |λ_max|). When it is not, the message says that the
-    influence function (SCIENCE.md §3, which needs H⁻¹ of a positive-definite H) is undefined there and how to
+    influence function (docs/science.md §3, which needs H⁻¹ of a positive-definite H) is undefined there and how to
     proceed, e.g. "H is not positive definite (smallest eigenvalue -3.2e-4): the influence function is
     undefined here; use damping λ > 3.2e-4 or the pseudo-inverse". ``consequence`` replaces the text after the
     colon (e.g. for the Newton estimate's ∇²L_{−j}). ``eigenvalues`` (ascending) skips the eigendecomposition.
@@ -143,7 +143,7 @@ def _eig_solve(lam, Q, v, pinv: bool, rcond: float):
 
 
 def solve_direct(A, v, pinv: bool = False, rcond: float = PINV_RCOND):
-    """Solve A x = v exactly (SCIENCE.md §3 'direct'): Cholesky when A is positive definite, otherwise
+    """Solve A x = v exactly (docs/science.md §3 'direct'): Cholesky when A is positive definite, otherwise
     A⁻¹v = Q diag(1/λ) Qᵀ v from the eigendecomposition A = Q diag(λ) Qᵀ; with ``pinv`` (or when A is
     singular, |λ| ≤ rcond·max|λ|) the Moore–Penrose pseudo-inverse A⁺v (1/λ → 0 on the null space).
 
@@ -178,7 +178,7 @@ def solve_direct(A, v, pinv: bool = False, rcond: float = PINV_RCOND):
 
 
 def solve_cg(A, v, tol: float = 1e-12, max_iter: int | None = None, x0=None):
-    """Conjugate gradient for A x = v (SCIENCE.md §3), batched over right-hand sides.
+    """Conjugate gradient for A x = v (docs/science.md §3), batched over right-hand sides.
 
     Standard CG from x_0 (default 0): r = v − A x, p = r; α = rᵀr / pᵀAp, x += α p, r −= α A p,
     β = r_newᵀ r_new / rᵀr, p = r + β p. Stops per system when ‖r‖ ≤ tol·‖v‖ or after ``max_iter``
@@ -242,7 +242,7 @@ def solve_cg(A, v, tol: float = 1e-12, max_iter: int | None = None, x0=None):
 
 
 def solve_lissa(A, v, scale: float | None = None, depth: int = DEFAULT_BUDGET["lissa"]):
-    """LiSSA for A x = v (SCIENCE.md §3): v_0 = v, v_{k+1} = v + (I − A/s) v_k, result v_K / s (K = depth).
+    """LiSSA for A x = v (docs/science.md §3): v_0 = v, v_{k+1} = v + (I − A/s) v_k, result v_K / s (K = depth).
 
     v_K / s = (1/s) Σ_{i=0}^{K} (I − A/s)^i v, the truncated Neumann series of (A/s)⁻¹; its error is
     −(I − A/s)^{K+1} A⁻¹ v. The contract requires the scale s to exceed the top eigenvalue of A (this is
@@ -313,7 +313,7 @@ def _indices(j, n: int) -> tuple[np.ndarray, bool]:
 
 
 def deletion_weights(w, n: int, js) -> np.ndarray:
-    """(m, n) weights, row k = w with w_{js[k]} = 0 (L_{−j} of SCIENCE.md §3)."""
+    """(m, n) weights, row k = w with w_{js[k]} = 0 (L_{−j} of docs/science.md §3)."""
     w = np.ones(n) if w is None else np.asarray(w, dtype=np.float64)
     W = np.array(np.broadcast_to(w, (len(js), n)), dtype=np.float64)
     W[np.arange(len(js)), js] = 0.0
@@ -335,7 +335,7 @@ def _loss_hessians(model: Model, theta: np.ndarray, x, y, js) -> np.ndarray:
 
 @dataclass
 class InfluenceEstimates:
-    """Influence estimates of deleting z_j at θ (SCIENCE.md §3). Per-j fields carry a leading axis of
+    """Influence estimates of deleting z_j at θ (docs/science.md §3). Per-j fields carry a leading axis of
     length m when several js were asked for, none for a single j. θ_* = θ + Δθ_*."""
 
     j: int | np.ndarray
@@ -376,7 +376,7 @@ def influence_estimates(
     lissa_scale: float | None = None,
     if_fallback: str = "pinv",
 ) -> InfluenceEstimates:
-    """Every influence estimate of deleting z_j at θ̂ (SCIENCE.md §3), for one j or an array of js.
+    """Every influence estimate of deleting z_j at θ̂ (docs/science.md §3), for one j or an array of js.
 
     - Δθ_IF = (w_j/n) H⁻¹ g_j with H = ∇²L_w(θ̂) exact and g_j = ∇ℓ_j(θ̂). When H is not positive definite
       (:func:`hessian_check`) the estimate is still returned, with ``if_valid`` False and a warning carrying the
@@ -487,7 +487,7 @@ def gnh_influence(
     solver_budget: int | None = None,
     lissa_scale: float | None = None,
 ):
-    """Δθ_GNH = (w_j/n)(G + λI)⁻¹ g_j at θ for each j in js (SCIENCE.md §3), G = (1/n) Σ w_i ∇f_i∇f_iᵀ + κI
+    """Δθ_GNH = (w_j/n)(G + λI)⁻¹ g_j at θ for each j in js (docs/science.md §3), G = (1/n) Σ w_i ∇f_i∇f_iᵀ + κI
     and g_j = ∇ℓ_j at the same θ: by the direct solve and by the iterative ``solver`` under its budget.
 
     At θ = θ^s this is the linearised PBRF (Bae et al. 2022: the PBRF's first-order expansion in ε around
@@ -509,7 +509,7 @@ def gnh_influence(
 
 
 def newton_estimate(model: Model, theta, x, y, w, kappa: float, js, H: np.ndarray | None = None):
-    """θ_Nt = θ − (∇²L_{−j}(θ))⁻¹ ∇L_{−j}(θ) for each j in js (Koh et al. 2019; SCIENCE.md §3).
+    """θ_Nt = θ − (∇²L_{−j}(θ))⁻¹ ∇L_{−j}(θ) for each j in js (Koh et al. 2019; docs/science.md §3).
 
     ∇²L_{−j} = H − (w_j/n)∇²ℓ_j and ∇L_{−j} = ∇L_w − (w_j/n)∇ℓ_j, both exact; no stationarity of θ is
     assumed (at a stationary θ̂ this is θ̂ + (H − ∇²ℓ_j/n)⁻¹ g_j/n). Solved exactly (Cholesky, else
@@ -536,7 +536,7 @@ def newton_estimate(model: Model, theta, x, y, w, kappa: float, js, H: np.ndarra
 
 
 def self_influence_all(model: Model, theta, x, y, w, kappa: float, damping: float = 0.0):
-    """s_i = g_iᵀ (H + λI)⁻¹ g_i for every training point at once (SCIENCE.md §3): diag(Γᵀ (H + λI)⁻¹ Γ) with
+    """s_i = g_iᵀ (H + λI)⁻¹ g_i for every training point at once (docs/science.md §3): diag(Γᵀ (H + λI)⁻¹ Γ) with
     Γ = [g_1 … g_n] the per-example gradients, through one factorisation (pseudo-inverse if the matrix is not
     positive definite). Returns (s (n,), HessianCheck of H + λI)."""
     x = np.asarray(x, dtype=np.float64)
@@ -554,11 +554,11 @@ def self_influence_all(model: Model, theta, x, y, w, kappa: float, damping: floa
 
 
 def tangent(model: Model, theta, x, y, w, kappa: float, j: int, eps) -> np.ndarray:
-    """The ε-path tangent θ'(ε) = −(∇²L_{w(ε)}(θ))⁻¹ w_j ∇ℓ_j(θ) / n (SCIENCE.md §2) at any θ and ε.
+    """The ε-path tangent θ'(ε) = −(∇²L_{w(ε)}(θ))⁻¹ w_j ∇ℓ_j(θ) / n (docs/science.md §2) at any θ and ε.
 
     theta (d,) or (B, d), eps scalar or (B,); returns (d,) or (B, d). One implementation with the ε-path:
     ``core.paths.eps_tangent`` (where ε scales the point's own weight, w_j(ε) = ε·w_j; with w_j = 1 this is
-    SCIENCE.md's w_j = ε). At ε = 1 on a stationary θ̂ this is −Δθ_IF; at ε = 0 the notes'
+    docs/science.md's w_j = ε). At ε = 1 on a stationary θ̂ this is −Δθ_IF; at ε = 0 the notes'
     θ̇(0) = −H_{R_j}⁻¹ ∇ℓ_j(θ*_{−j}) / n.
     """
     from core.paths import eps_tangent
@@ -575,7 +575,7 @@ def tangent(model: Model, theta, x, y, w, kappa: float, j: int, eps) -> np.ndarr
 
 
 def predicted_query_loss_change(model: Model, theta, x_q, y_q, delta_theta) -> np.ndarray:
-    """Predicted change of a query point's loss, Δℓ_q ≈ ∇ℓ_q(θ̂)ᵀ Δθ (SCIENCE.md §3).
+    """Predicted change of a query point's loss, Δℓ_q ≈ ∇ℓ_q(θ̂)ᵀ Δθ (docs/science.md §3).
 
     x_q, y_q: (m,) query points; delta_theta (d,) or (k, d). Returns (m,) or (k, m)."""
     x_q = np.atleast_1d(np.asarray(x_q, dtype=np.float64))

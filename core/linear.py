@@ -1,7 +1,7 @@
-"""Linear models — the exact cases (SCIENCE.md §6), the Jacobian leverage of an MLP (§6) and the
+"""Linear models — the exact cases (docs/science.md §6), the Jacobian leverage of an MLP (§6) and the
 closed-form linear gradient flow (§4, notes eq. 0.10).
 
-Pure float64 numpy. Conventions (SCIENCE.md §1):
+Pure float64 numpy. Conventions (docs/science.md §1):
 
 - Design matrix X ∈ R^{n×p} (row i is φ(x_i)ᵀ), model f(θ; x_i) = x_iᵀθ, residual e = y − Xθ̂
   (note: e_i = y_i − f_i, the opposite sign of the r_i = f_i − y_i used in core/model.py).
@@ -72,7 +72,7 @@ def _rank_deficient(rank: int, p: int) -> ValueError:
 
 
 def ols_fit(X, y, kappa: float = 0.0, weights=None) -> np.ndarray:
-    """θ̂ = argmin L_w(θ), L_w(θ) = (1/n) Σ_i w_i ½ (x_iᵀθ − y_i)² + (κ/2)‖θ‖²  (SCIENCE.md §1, §6).
+    """θ̂ = argmin L_w(θ), L_w(θ) = (1/n) Σ_i w_i ½ (x_iᵀθ − y_i)² + (κ/2)‖θ‖²  (docs/science.md §1, §6).
 
     Setting ∇L_w = (1/n) Xᵀ W (Xθ − y) + κθ to zero gives the normal equations (XᵀWX + nκI) θ = XᵀWy,
     with n = the number of rows of X, zero-weight (deleted) rows included (§1: the 1/n stays 1/n). They are
@@ -124,7 +124,7 @@ def ols_fit(X, y, kappa: float = 0.0, weights=None) -> np.ndarray:
 
 @dataclass(frozen=True)
 class OLSDiagnostics:
-    """Per-point regression diagnostics of a linear fit (SCIENCE.md §6); built by :func:`ols_diagnostics`.
+    """Per-point regression diagnostics of a linear fit (docs/science.md §6); built by :func:`ols_diagnostics`.
 
     Shapes: n points, p parameters. Undefined entries are NaN, never an exception:
     ``loo_defined[i]`` is False where h_ii = 1 (within ``LEVERAGE_ONE_TOL``), which makes every LOO quantity of
@@ -177,7 +177,7 @@ class OLSDiagnostics:
 
     @property
     def if_delta(self) -> np.ndarray:
-        """Δθ_IF = (1/n) H⁻¹ g_i = −A⁻¹ x_i e_i (n, p) (SCIENCE.md §3)."""
+        """Δθ_IF = (1/n) H⁻¹ g_i = −A⁻¹ x_i e_i (n, p) (docs/science.md §3)."""
         return self.if_theta - self.theta
 
     @property
@@ -205,7 +205,7 @@ class OLSDiagnostics:
 
 
 def ols_diagnostics(X, y, kappa: float = 0.0) -> OLSDiagnostics:
-    """Leverage, residuals, Cook's distance, DFBETAS, exact LOO, IF and Newton for a linear fit (SCIENCE.md §6).
+    """Leverage, residuals, Cook's distance, DFBETAS, exact LOO, IF and Newton for a linear fit (docs/science.md §6).
 
     With A = XᵀX + nκI (κ = 0: plain OLS; κ > 0: ridge under our (κ/2)‖θ‖² and 1/n convention, §1):
 
@@ -358,7 +358,7 @@ def ols_diagnostics(X, y, kappa: float = 0.0) -> OLSDiagnostics:
 
 
 def jacobian_leverage(model, theta, x, lam: float = 0.0, kappa: float = 0.0) -> np.ndarray:
-    """Jacobian leverage h_j = ∇f_jᵀ (nG + nλI)⁻¹ ∇f_j of an MLP (or any model) (SCIENCE.md §6).
+    """Jacobian leverage h_j = ∇f_jᵀ (nG + nλI)⁻¹ ∇f_j of an MLP (or any model) (docs/science.md §6).
 
     G = (1/n) JᵀJ + κI is the Gauss–Newton Hessian of §1 and J (n × d, row j = ∇_θ f(θ; x_j)) plays the design
     matrix, so nG + nλI = JᵀJ + n(κ + λ)I and h = diag(J (JᵀJ + n(κ + λ)I)⁻¹ Jᵀ). For a linear feature model
@@ -393,7 +393,7 @@ def jacobian_leverage(model, theta, x, lam: float = 0.0, kappa: float = 0.0) -> 
 
 
 def linear_flow(H, theta0, theta_hat, t) -> np.ndarray:
-    """Closed-form gradient flow θ(t) = e^{−Ht} θ_0 + (I − e^{−Ht}) θ̂ (SCIENCE.md §4, notes eq. 0.10).
+    """Closed-form gradient flow θ(t) = e^{−Ht} θ_0 + (I − e^{−Ht}) θ̂ (docs/science.md §4, notes eq. 0.10).
 
     This solves dθ/dt = −H (θ − θ̂), θ(0) = θ_0 — the gradient flow of a quadratic loss with Hessian H and
     minimiser θ̂ (for our mean loss H = XᵀX/n + κI). With the eigendecomposition H = Q diag(μ) Qᵀ,

@@ -3,11 +3,11 @@
 Every function takes parameters with a leading model axis, ``theta`` of shape (B, d), and evaluates B models
 at once on the same inputs x of shape (n,). Per-model data weights have shape (B, n). All float64 numpy.
 
-Parameter layout (SCIENCE.md §1, a public contract): the flattening of the equivalent
+Parameter layout (docs/science.md §1, a public contract): the flattening of the equivalent
 ``torch.nn.Sequential(Linear(1, h1), act, ..., Linear(hL, 1))`` in ``parameters()`` order, i.e. for each
 layer its weight (out × in, row-major) followed by its bias.
 
-Loss convention (SCIENCE.md §1): ℓ_i = ½ (f(θ; x_i) − y_i)²,
+Loss convention (docs/science.md §1): ℓ_i = ½ (f(θ; x_i) − y_i)²,
 L_w(θ) = (1/n) Σ_i w_i ℓ_i(θ) + (κ/2)‖θ‖², with n the number of points (deleted ones included).
 
 Why numpy and hand-written derivatives: the models here are tiny (d ≈ 10), so the cost is the number of
@@ -94,9 +94,9 @@ class Model:
     def describe(self) -> dict:
         raise NotImplementedError
 
-    # -- the loss of SCIENCE.md §1 -------------------------------------------------------------------
+    # -- the loss of docs/science.md §1 -------------------------------------------------------------------
     def loss(self, theta, x, y, w=None, kappa: float = 0.0) -> np.ndarray:
-        """L_w(θ) = (1/n) Σ_i w_i ½ (f_i − y_i)² + (κ/2)‖θ‖²  (SCIENCE.md §1); shape (B,)."""
+        """L_w(θ) = (1/n) Σ_i w_i ½ (f_i − y_i)² + (κ/2)‖θ‖²  (docs/science.md §1); shape (B,)."""
         theta = _as_batch(theta)
         f = self.predict(theta, x)
         n = f.shape[1]
@@ -105,7 +105,7 @@ class Model:
         return 0.5 * np.einsum("bn,bn->b", w, r * r) / n + 0.5 * kappa * np.einsum("bd,bd->b", theta, theta)
 
     def loss_and_grad(self, theta, x, y, w=None, kappa: float = 0.0):
-        """(L_w(θ), ∇L_w(θ) = (1/n) Σ_i w_i r_i ∇f_i + κθ) with r_i = f_i − y_i (SCIENCE.md §1)."""
+        """(L_w(θ), ∇L_w(θ) = (1/n) Σ_i w_i r_i ∇f_i + κθ) with r_i = f_i − y_i (docs/science.md §1)."""
         theta = _as_batch(theta)
         n = np.shape(x)[0]
         B = theta.shape[0]
@@ -128,7 +128,7 @@ class Model:
         return r[:, :, None] * J
 
     def gnh(self, theta, x, w=None, kappa: float = 0.0) -> np.ndarray:
-        """Gauss–Newton Hessian G = (1/n) Σ_i w_i ∇f_i ∇f_iᵀ + κI (SCIENCE.md §1); shape (B, d, d)."""
+        """Gauss–Newton Hessian G = (1/n) Σ_i w_i ∇f_i ∇f_iᵀ + κI (docs/science.md §1); shape (B, d, d)."""
         theta = _as_batch(theta)
         J = self.jacobian(theta, x)
         n = J.shape[1]
@@ -139,7 +139,7 @@ class Model:
         return G
 
     def hessian(self, theta, x, y, w=None, kappa: float = 0.0) -> np.ndarray:
-        """Exact Hessian ∇²L_w = G_w + (1/n) Σ_i w_i r_i ∇²f_i (SCIENCE.md §1); shape (B, d, d)."""
+        """Exact Hessian ∇²L_w = G_w + (1/n) Σ_i w_i r_i ∇²f_i (docs/science.md §1); shape (B, d, d)."""
         theta = _as_batch(theta)
         n = np.shape(x)[0]
         w = _weights(w, theta.shape[0], n)
@@ -151,7 +151,7 @@ class Model:
 
 @dataclass(frozen=True)
 class MLPSpec(Model):
-    """An MLP 1 → h_1 → … → h_L → 1 with one activation on every hidden layer (SCIENCE.md §1)."""
+    """An MLP 1 → h_1 → … → h_L → 1 with one activation on every hidden layer (docs/science.md §1)."""
 
     hidden: tuple[int, ...] = (3,)
     activation: str = "tanh"
@@ -255,7 +255,7 @@ class MLPSpec(Model):
         return deltas
 
     def loss_and_grad(self, theta, x, y, w=None, kappa: float = 0.0):
-        """(L_w(θ), ∇L_w(θ)) in one fused forward/backward pass (SCIENCE.md §1).
+        """(L_w(θ), ∇L_w(θ)) in one fused forward/backward pass (docs/science.md §1).
 
         The hot loop of every gradient-descent run. Arrays are laid out (B, width, n) so that the
         per-example axis is contiguous: on these tiny arrays numpy's cost is the number of operations,
@@ -436,7 +436,7 @@ class MLPSpec(Model):
 
 @dataclass(frozen=True)
 class LinearFeatures(Model):
-    """f(θ; x) = θᵀφ(x) with φ(x) = (1, x, …, x^p) (SCIENCE.md §1)."""
+    """f(θ; x) = θᵀφ(x) with φ(x) = (1, x, …, x^p) (docs/science.md §1)."""
 
     degree: int = 1
 

@@ -1,6 +1,6 @@
 """Weighted least-squares objectives and a batched Newton / Levenberg–Marquardt solver for them.
 
-Every objective Influence Lab minimises has the form (SCIENCE.md §1, §3)
+Every objective Influence Lab minimises has the form (docs/science.md §1, §3)
 
     Q(θ) = Σ_i c_i ½ (f(θ; u_i) − t_i)² + (μ/2)‖θ − θ_c‖²
 
@@ -62,7 +62,7 @@ class LSObjective:
 
 
 def training_objective(model: Model, x, y, w, kappa: float) -> LSObjective:
-    """L_w(θ) of SCIENCE.md §1 as an LSObjective (w may be (n,) or (B, n))."""
+    """L_w(θ) of docs/science.md §1 as an LSObjective (w may be (n,) or (B, n))."""
     n = np.shape(x)[0]
     w = np.ones(n) if w is None else np.asarray(w, dtype=np.float64)
     return LSObjective(model, np.asarray(x, float), np.asarray(y, float), w / n, kappa, None)

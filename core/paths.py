@@ -1,4 +1,4 @@
-"""The ε-path θ(ε) and the gradient-flow homotopy θ(t, ε) (SCIENCE.md §2 and §4).
+"""The ε-path θ(ε) and the gradient-flow homotopy θ(t, ε) (docs/science.md §2 and §4).
 
 θ_j(ε) = argmin_θ L_{w(ε)}(θ) with w_j = ε and w_i = 1 otherwise (so ε = 1 is the trained model and ε = 0
 the model with z_j deleted). Two branches are computed:
@@ -20,7 +20,7 @@ from core.objective import newton_solve, training_objective
 from core.progress import Progress
 from core.train import TrainConfig, train
 
-#: Newton corrector tolerance of every continuation point (SCIENCE.md §2).
+#: Newton corrector tolerance of every continuation point (docs/science.md §2).
 PATH_TOL = 1e-10
 
 
@@ -34,7 +34,7 @@ def eps_weights(base_w: np.ndarray, js, eps) -> np.ndarray:
 
 
 def eps_tangent(model: Model, theta, x, y, base_w, kappa: float, js, eps) -> tuple[np.ndarray, np.ndarray]:
-    """θ'(ε) = −(∇²L_{w(ε)}(θ))⁻¹ w_j ∇ℓ_j(θ) / n (implicit function theorem, SCIENCE.md §2), batched over j.
+    """θ'(ε) = −(∇²L_{w(ε)}(θ))⁻¹ w_j ∇ℓ_j(θ) / n (implicit function theorem, docs/science.md §2), batched over j.
 
     ``theta`` (B, d) are path points for deleted points ``js`` (B,) at weights ``eps`` (B,) (or a scalar);
     w(ε) = ``eps_weights(base_w, js, eps)``. Returns (tangent (B, d), Hessian eigenvalues (B, d), ascending).
@@ -43,7 +43,7 @@ def eps_tangent(model: Model, theta, x, y, base_w, kappa: float, js, eps) -> tup
 
     Convention for a point whose own weight w_j is below 1: ε scales it (w_j(ε) = ε·w_j), so ε = 1 is always
     the trained model and the derivative carries the factor w_j. With all weights 1 (the usual case) this is
-    SCIENCE.md §2's w_j = ε exactly.
+    docs/science.md §2's w_j = ε exactly.
     """
     js = np.atleast_1d(np.asarray(js, dtype=int))
     n = np.shape(x)[0]
@@ -82,7 +82,7 @@ class EpsPath:
         return self.tangent[:, -1]
 
     def straightness(self) -> dict:
-        """How straight each path is (SCIENCE.md §2, the notes' Figure 3 question).
+        """How straight each path is (docs/science.md §2, the notes' Figure 3 question).
 
         - ``chord_length`` ‖θ(0) − θ(1)‖;
         - ``max_chord_distance``: max over ε of the distance of θ(ε) from the line through θ(1), θ(0),
@@ -108,6 +108,12 @@ class EpsPath:
         }
 
 
+#: The ε-path starts only from a θ̂ with ‖∇L(θ̂)‖ at most this (the polish reaches 1e-10) …
+START_TOL = 1e-6
+#: … and whose Newton correction to PATH_TOL moves it at most this much (relative to 1 + ‖θ̂‖).
+START_MOVE = 1e-4
+
+
 def continuation_path(
     model: Model,
     theta_hat,
@@ -121,7 +127,7 @@ def continuation_path(
     max_newton: int = 12,
     max_halvings: int = 12,
 ) -> Generator[Progress, None, EpsPath]:
-    """Follow the stationary branch from θ̂ (ε = 1) to ε = 0 (SCIENCE.md §2), batched over deleted points js.
+    """Follow the stationary branch from θ̂ (ε = 1) to ε = 0 (docs/science.md §2), batched over deleted points js.
 
     Predictor: θ(ε_k) + θ'(ε_k)(ε_{k+1} − ε_k) (the implicit-function tangent); corrector: pure Newton on
     ∇L_{w(ε)} = 0 (no damping, so it cannot slide to another branch). When the corrector does not reach
@@ -171,13 +177,33 @@ def continuation_path(
             gn[act] = gn_new
         return th, gn, gn <= tol
 
-    # ε = 1: θ̂ itself, corrected to tolerance (it may come from a polish at the same tolerance)
+    # ε = 1: θ̂ itself, corrected to tolerance (it may come from a polish at the same tolerance). A θ̂ that is
+    # not stationary is refused, not "corrected": pure Newton from a non-stationary point can land on another
+    # stationary point far away, and the path would then start from a θ(1) that is not the θ̂ shown elsewhere.
+    _, g_hat = model.loss_and_grad(theta, x, y, w, kappa)
+    gn_hat = np.linalg.norm(g_hat, axis=1)
     th, gn, ok = correct(theta, np.ones(B), np.arange(B))
-    for b in np.flatnonzero(~ok):
-        alive[b] = False
-        messages.append(
-            f"point {js[b]}: θ̂ is not stationary to {tol:g} (‖∇L‖ = {gn[b]:.2e}); train to convergence first"
-        )
+    moved = np.linalg.norm(th - theta, axis=1)
+    for b in range(B):
+        if gn_hat[b] > START_TOL:
+            alive[b] = False
+            th[b], gn[b] = theta[b], gn_hat[b]
+            messages.append(
+                f"point {js[b]}: θ̂ is not converged (‖∇L(θ̂)‖ = {gn_hat[b]:.2e} > {START_TOL:g}); the ε-path starts "
+                "at a stationary θ̂ — train to convergence (more steps, weight decay) first"
+            )
+        elif not ok[b]:
+            alive[b] = False
+            messages.append(
+                f"point {js[b]}: θ̂ is not stationary to {tol:g} (‖∇L‖ = {gn[b]:.2e}); train to convergence first"
+            )
+        elif moved[b] > START_MOVE * (1.0 + np.linalg.norm(theta[b])):
+            alive[b] = False
+            th[b], gn[b] = theta[b], gn_hat[b]
+            messages.append(
+                f"point {js[b]}: Newton from θ̂ went {moved[b]:.2e} away to reach ‖∇L‖ ≤ {tol:g}; θ̂ is not on a "
+                "well-conditioned stationary branch, so the ε-path is not started"
+            )
     tan, lam = eps_tangent(model, th, x, y, w, kappa, js, 1.0)
     for b in np.flatnonzero(alive & (lam[:, 0] <= 0)):
         alive[b] = False
@@ -258,7 +284,7 @@ def cold_path(
     n_points: int = 21,
     converge: bool = False,
 ) -> Generator[Progress, None, ColdPath]:
-    """θ(T, ε) for every ε on a grid, trained from the same θ_0 with the same optimiser (SCIENCE.md §2, §4);
+    """θ(T, ε) for every ε on a grid, trained from the same θ_0 with the same optimiser (docs/science.md §2, §4);
     one batched training run over all (j, ε) pairs, optionally polished to ‖∇L‖ ≤ 1e-10."""
     js = np.atleast_1d(np.asarray(js, dtype=int))
     eps = np.linspace(1.0, 0.0, n_points)
@@ -278,7 +304,7 @@ def cold_path(
 
 @dataclass
 class Homotopy:
-    """θ(t, ε) on a grid of times t = kη and weights ε for one deleted point j (SCIENCE.md §4)."""
+    """θ(t, ε) on a grid of times t = kη and weights ε for one deleted point j (docs/science.md §4)."""
 
     j: int
     eps: np.ndarray  # (E,) from 1 to 0
@@ -328,7 +354,7 @@ def homotopy(
     n_eps: int = 41,
     n_snapshots: int = 200,
 ) -> Generator[Progress, None, Homotopy]:
-    """Gradient flow with z_j weighted by ε, from the same θ_0 for every ε (SCIENCE.md §4):
+    """Gradient flow with z_j weighted by ε, from the same θ_0 for every ε (docs/science.md §4):
     dθ/dt = −∇L_{w(ε)}(θ), discretised by the configured optimiser (GD: t = kη); snapshots every
     ⌈steps / n_snapshots⌉ steps. One batched training run over the ε grid."""
     eps = np.linspace(1.0, 0.0, n_eps)

@@ -1,6 +1,6 @@
 """A problem: data + model + training settings, and the fitted model every analysis starts from.
 
-The default problem (README, SCIENCE.md §1): the ``teacher`` preset (20 points), a 1 → 3 → 1 tanh MLP
+The default problem (README, docs/science.md §1): the ``teacher`` preset (20 points), a 1 → 3 → 1 tanh MLP
 initialised from seed 0, full-batch gradient descent with η = 0.1 for 2,000 steps and weight decay
 κ = 1e-3 (which makes the minimum isolated), then a Newton/LM polish to ‖∇L‖ ≤ 1e-10.
 """

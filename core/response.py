@@ -1,6 +1,6 @@
-"""Response functions for deleting a training point and Bae et al.'s error decomposition (SCIENCE.md §3).
+"""Response functions for deleting a training point and Bae et al.'s error decomposition (docs/science.md §3).
 
-Notation (SCIENCE.md §1): L_w(θ) = (1/n) Σ_i w_i ℓ_i(θ) + (κ/2)‖θ‖², ℓ_i = ½ (f(θ; x_i) − y_i)²; L_{−j} is
+Notation (docs/science.md §1): L_w(θ) = (1/n) Σ_i w_i ℓ_i(θ) + (κ/2)‖θ‖², ℓ_i = ½ (f(θ; x_i) − y_i)²; L_{−j} is
 L_w with w_j = 0 (the 1/n stays 1/n); θ_0 the initialisation, θ^s the parameters training produced (early-
 stopped or converged), θ̂ the converged parameters (θ̂ = θ^s when not polished), λ > 0 the damping.
 
@@ -16,15 +16,15 @@ The six estimates of the model without z_j (Bae et al. 2022, arXiv 2209.05364, �
 plus, centred at θ̂: ``if_exact`` θ̂ + (w_j/n) H⁻¹ g_j, ``if_gnh`` θ̂ + (w_j/n)(G(θ̂) + λI)⁻¹ g_j and
 ``newton`` θ̂ − (∇²L_{−j}(θ̂))⁻¹ ∇L_{−j}(θ̂) (core.influence).
 
-Convention fixed here, following the paper where SCIENCE.md is ambiguous: SCIENCE.md §3 writes the linearised
+Convention fixed here, following the paper where docs/science.md is ambiguous: docs/science.md §3 writes the linearised
 PBRF as "θ^s + Δθ_GNH" with Δθ_GNH defined from g_j = ∇ℓ_j(θ̂). The PBRF is centred at θ^s, and Bae et al.
 linearise it around θ^s, so items 5 and 6 use G and ∇ℓ_j evaluated at θ^s; only then is item 5 the PBRF's
 exact first-order expansion (d/dε of the PBRF solution at ε = 0, tested) and the linearisation error (4↔5)
 a pure linearisation error. For the same reason ``if_solver`` (item 6) is centred at θ^s, so the solver error
-(5↔6) is the iterative solver's error alone. ``if_gnh`` keeps SCIENCE.md's θ̂-centred formula (an IF, so at θ̂);
+(5↔6) is the iterative solver's error alone. ``if_gnh`` keeps docs/science.md's θ̂-centred formula (an IF, so at θ̂);
 when θ^s = θ̂ it coincides with ``pbrf_linear``.
 With general data weights the deletion removes w_j ℓ_j/n and the PBRF's Bregman terms are weighted by w_i
-(the Bregman divergence of L_w); with w = 1 this is exactly SCIENCE.md §3.
+(the Bregman divergence of L_w); with w = 1 this is exactly docs/science.md §3.
 
 Every LM solve (items 2–4 and the cold-start polish) is one batched :func:`core.objective.newton_solve` over
 an :class:`core.objective.LSObjective`. To stack LOO-warm, proximal and PBRF for many js into a single solve,
@@ -61,7 +61,7 @@ from core.objective import LSObjective, newton_solve
 from core.progress import Progress, scaled
 from core.train import TrainConfig, train
 
-#: Gradient-norm tolerance of every LM solve (SCIENCE.md §1 "converged").
+#: Gradient-norm tolerance of every LM solve (docs/science.md §1 "converged").
 SOLVE_TOL = 1e-10
 #: LM iteration cap: 1→3→1 problems need ~10–40 iterations from θ^s; wider nets (1→8→8→1, d = 97) with nearly
 #: flat directions ~150. Converged models leave the active set, so a generous cap costs nothing when not needed.
@@ -108,7 +108,7 @@ def _union(x, y, js):
 
 
 def loo_objective(model: Model, x, y, w, kappa: float, js) -> LSObjective:
-    """L_{−j}(θ) = (1/n) Σ_{i≠j} w_i ℓ_i(θ) + (κ/2)‖θ‖² for each j in js (SCIENCE.md §3 items 1–2), over the
+    """L_{−j}(θ) = (1/n) Σ_{i≠j} w_i ℓ_i(θ) + (κ/2)‖θ‖² for each j in js (docs/science.md §3 items 1–2), over the
     union inputs (the extra entries have coefficient 0)."""
     x, y, n, js, wv = _setup(x, y, w, js)
     m = len(js)
@@ -118,7 +118,7 @@ def loo_objective(model: Model, x, y, w, kappa: float, js) -> LSObjective:
 
 
 def proximal_objective(model: Model, x, y, w, kappa: float, js, theta_s, damping: float) -> LSObjective:
-    """L_{−j}(θ) + (λ/2)‖θ − θ^s‖² (SCIENCE.md §3 item 3). As an LSObjective the two quadratic terms combine:
+    """L_{−j}(θ) + (λ/2)‖θ − θ^s‖² (docs/science.md §3 item 3). As an LSObjective the two quadratic terms combine:
     (κ/2)‖θ‖² + (λ/2)‖θ − θ^s‖² = ((κ+λ)/2)‖θ − λθ^s/(κ+λ)‖² + const."""
     if damping < 0:
         raise ValueError(f"damping λ must be ≥ 0, got {damping}")
@@ -133,7 +133,7 @@ def proximal_objective(model: Model, x, y, w, kappa: float, js, theta_s, damping
 def pbrf_objective(
     model: Model, x, y, w, kappa: float, js, theta_s, damping: float, eps: float | np.ndarray = 1.0
 ) -> LSObjective:
-    """The PBRF objective (SCIENCE.md §3 item 4; Bae et al. 2022's PBRF plus the weight decay's Bregman term):
+    """The PBRF objective (docs/science.md §3 item 4; Bae et al. 2022's PBRF plus the weight decay's Bregman term):
 
         (1/n) Σ_i w_i ½ (f(θ; x_i) − f(θ^s; x_i))² − ε (w_j/n) ½ (f(θ; x_j) − y_j)² + ((λ+κ)/2)‖θ − θ^s‖².
 
@@ -236,7 +236,7 @@ def solve_responses(
     eps: float | np.ndarray = 1.0,
     cold_start: np.ndarray | None = None,
 ) -> dict[str, Response]:
-    """Items 2–4 of SCIENCE.md §3 — LOO warm start, proximal response, PBRF — for every j in js, all solved by
+    """Items 2–4 of docs/science.md §3 — LOO warm start, proximal response, PBRF — for every j in js, all solved by
     ONE batched LM call (:func:`core.objective.newton_solve`) from θ^s to ‖∇‖ ≤ tol. ``eps`` scales the
     PBRF's deleted-point term (see :func:`pbrf_objective`). ``which`` may also contain "loo_cold": the polish
     of the cold-start LOO (argmin L_{−j} by LM from ``cold_start`` (m, d), the trained parameters), so that it
@@ -281,19 +281,19 @@ def solve_responses(
 
 
 def loo_warm(model, x, y, w, kappa, theta_s, js, tol=SOLVE_TOL, max_iter=SOLVE_MAX_ITER) -> Response:
-    """LOO, warm start (SCIENCE.md §3 item 2): argmin L_{−j}(θ) by LM from θ^s."""
+    """LOO, warm start (docs/science.md §3 item 2): argmin L_{−j}(θ) by LM from θ^s."""
     return solve_responses(model, x, y, w, kappa, theta_s, js, 0.0, ("loo_warm",), tol, max_iter)["loo_warm"]
 
 
 def proximal_response(model, x, y, w, kappa, theta_s, js, damping, tol=SOLVE_TOL, max_iter=SOLVE_MAX_ITER):
-    """Proximal response (SCIENCE.md §3 item 3): argmin L_{−j}(θ) + (λ/2)‖θ − θ^s‖² by LM from θ^s."""
+    """Proximal response (docs/science.md §3 item 3): argmin L_{−j}(θ) + (λ/2)‖θ − θ^s‖² by LM from θ^s."""
     return solve_responses(model, x, y, w, kappa, theta_s, js, damping, ("proximal",), tol, max_iter)[
         "proximal"
     ]
 
 
 def pbrf(model, x, y, w, kappa, theta_s, js, damping, eps=1.0, tol=SOLVE_TOL, max_iter=SOLVE_MAX_ITER):
-    """PBRF (SCIENCE.md §3 item 4, :func:`pbrf_objective`) by LM from θ^s; λ > 0 required."""
+    """PBRF (docs/science.md §3 item 4, :func:`pbrf_objective`) by LM from θ^s; λ > 0 required."""
     return solve_responses(model, x, y, w, kappa, theta_s, js, damping, ("pbrf",), tol, max_iter, eps)["pbrf"]
 
 
@@ -342,7 +342,7 @@ def loo_cold(
     tol: float = SOLVE_TOL,
     max_iter: int = SOLVE_MAX_ITER,
 ) -> Generator[Progress, None, Response]:
-    """LOO, cold start (SCIENCE.md §3 item 1), a progress generator: train B = len(js) models from the same θ_0
+    """LOO, cold start (docs/science.md §3 item 1), a progress generator: train B = len(js) models from the same θ_0
     with ``train_config`` (same optimiser, steps, mini-batch order), model k with w_{js[k]} = 0, in ONE
     :func:`core.train.train` call; with ``converge`` then polish all by LM on L_{−j} to ‖∇L_{−j}‖ ≤ tol.
     grad_norm is ‖∇L_{−j}‖ at the result in both cases; converged is set only when polished."""
@@ -375,7 +375,7 @@ def linearised_pbrf(
     solver_budget: int | None = None,
     lissa_scale: float | None = None,
 ) -> tuple[Response, Response, SolveInfo]:
-    """Items 5 and 6 of SCIENCE.md §3: θ^s + Δθ_GNH(θ^s) by the exact solve ('pbrf_linear') and by the iterative
+    """Items 5 and 6 of docs/science.md §3: θ^s + Δθ_GNH(θ^s) by the exact solve ('pbrf_linear') and by the iterative
     ``solver`` under ``solver_budget`` ('if_solver'), Δθ_GNH = (w_j/n)(G(θ^s) + λI)⁻¹ ∇ℓ_j(θ^s) (see the module
     docstring for why G and ∇ℓ_j are taken at θ^s)."""
     x, y, n, js, wv = _setup(x, y, w, js)
@@ -395,7 +395,7 @@ def linearised_pbrf(
 
 @dataclass
 class ErrorDecomposition:
-    """Bae et al.'s five gaps (SCIENCE.md §3), each the distance between consecutive estimates:
+    """Bae et al.'s five gaps (docs/science.md §3), each the distance between consecutive estimates:
     ``function[name]`` = mean_i |f(a; x_i) − f(b; x_i)| over the training inputs (the primary metric) and
     ``params[name]`` = ‖a − b‖. Values are floats for one j, (m,) arrays for many."""
 
@@ -404,12 +404,12 @@ class ErrorDecomposition:
 
 
 def function_distance(model: Model, a, b, x) -> np.ndarray:
-    """mean_i |f(a; x_i) − f(b; x_i)| over the inputs x (SCIENCE.md §3); a, b (d,) or (m, d) → (m,)."""
+    """mean_i |f(a; x_i) − f(b; x_i)| over the inputs x (docs/science.md §3); a, b (d,) or (m, d) → (m,)."""
     return np.mean(np.abs(model.predict(a, x) - model.predict(b, x)), axis=1)
 
 
 def error_decomposition(model: Model, x, thetas: dict) -> ErrorDecomposition:
-    """The five-term decomposition (SCIENCE.md §3; Bae et al. 2022 Figure 1) from the six estimates
+    """The five-term decomposition (docs/science.md §3; Bae et al. 2022 Figure 1) from the six estimates
     ``thetas[name]`` for name in loo_cold, loo_warm, proximal, pbrf, pbrf_linear, if_solver, each (d,) or (m, d):
     warm-start gap (1↔2), proximity gap (2↔3), non-convergence gap (3↔4), linearisation error (4↔5),
     solver error (5↔6), in function space and parameter space."""
@@ -447,7 +447,7 @@ class Estimate:
     min_eigenvalue: float | None = None
 
     def to_json(self) -> dict:
-        """{theta, grad_norm, pred_train} as in the CLI's JSON (issue 3), plus converged and min_eigenvalue."""
+        """{theta, grad_norm, pred_train} as in the CLI's JSON, plus converged and min_eigenvalue."""
         return {
             "theta": [float(v) for v in self.theta],
             "grad_norm": self.grad_norm,
@@ -472,7 +472,7 @@ _FORMULAS = {
 
 @dataclass
 class DeletionEstimates:
-    """Every estimate of the model without z_j (SCIENCE.md §3) and the error decomposition."""
+    """Every estimate of the model without z_j (docs/science.md §3) and the error decomposition."""
 
     j: int
     damping: float
@@ -503,7 +503,7 @@ class DeletionEstimates:
         return {name: getattr(self, name) for name in ESTIMATE_NAMES}
 
     def to_json(self) -> dict:
-        """The deletion part of the CLI's JSON document (issue 3): deleted, damping, estimates, decomposition,
+        """The deletion part of the CLI's JSON document: deleted, damping, estimates, decomposition,
         decomposition_params, self_influence, predicted_loss_change, actual_loss_change, plus the Hessian's
         smallest eigenvalues, the solver and the warnings. Plain floats and lists."""
         return {
@@ -687,7 +687,7 @@ def deletion_estimates(
     lissa_scale: float | None = None,
     tol: float = SOLVE_TOL,
 ) -> Generator[Progress, None, DeletionEstimates]:
-    """Every estimate of the model without z_j (SCIENCE.md §3), a progress generator returning
+    """Every estimate of the model without z_j (docs/science.md §3), a progress generator returning
     :class:`DeletionEstimates`: the six responses of Bae et al. (LOO cold from θ_0, LOO warm / proximal / PBRF by
     LM from θ^s, linearised PBRF and its iterative version at θ^s), the IF / damped-GNH IF / Newton estimates at
     θ̂, the five-gap decomposition, self-influence and the predicted vs actual change of ℓ_j.

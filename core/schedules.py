@@ -1,12 +1,12 @@
 """Deletion schedules ε(t), the gradient flow they drive, the criterion 𝓔(ε) and the notes' Figure 4
-(SCIENCE.md §4; notes "Epsilon dynamic", eqs. 0.9–0.12).
+(docs/science.md §4; notes "Epsilon dynamic", eqs. 0.9–0.12).
 
 The flow. For a deleted point j and a schedule ε(t), the weights are w(ε) = (w_1, …, ε w_j, …, w_n) and
 
     dθ/dt = −∇L_{w(ε(t))}(θ),   θ(0) = θ_0,                                              (notes eq. 0.12)
 
-with L_w of SCIENCE.md §1 (mean loss, weight decay κ). It is integrated by gradient descent with step η at
-times t_k = kη (the app's discretisation, SCIENCE.md §4) or, optionally, by classical RK4 with the same step.
+with L_w of docs/science.md §1 (mean loss, weight decay κ). It is integrated by gradient descent with step η at
+times t_k = kη (the app's discretisation, docs/science.md §4) or, optionally, by classical RK4 with the same step.
 Everything is batched over (schedule × initial point): one loop over time for all of them, per-model weight
 vectors changing at every step.
 
@@ -26,11 +26,11 @@ Conventions fixed here (and why):
   (it never reaches 0 itself) — that cut is what puts it in E_s, and it does not change 𝓔.
 - θ*_{−j} is the leave-one-out minimiser: exact (least squares on the weighted rows, the minimum-norm =
   pseudo-inverse solution when singular) for linear models; for MLPs argmin L_{−j} solved by ``newton_solve`` from θ̂ to ‖∇‖ ≤ 1e-10
-  (the warm-start LOO of SCIENCE.md §3, the branch influence functions describe).
+  (the warm-start LOO of docs/science.md §3, the branch influence functions describe).
 - The function-space twin of 𝓔 is 𝓔_f = ½ mean_i (f(θ(T); x_i) − f(θ*_{−j}; x_i))² over all n training
-  inputs (the deleted point's input included), the primary metric of SCIENCE.md §3.
+  inputs (the deleted point's input included), the primary metric of docs/science.md §3.
 
-Linear models (SCIENCE.md §4, notes eq. 0.10). L_{w(ε)} is affine in ε — L_ε = (1 − ε) L_0 + ε L_1 — and for a
+Linear models (docs/science.md §4, notes eq. 0.10). L_{w(ε)} is affine in ε — L_ε = (1 − ε) L_0 + ε L_1 — and for a
 linear model each L_ε is a quadratic, so ∇L_ε(θ) = A_ε θ − b_ε with A_ε = (1 − ε) H_0 + ε H_1. For constant ε
 the flow is θ(t) = e^{−A_ε t} θ_0 + (I − e^{−A_ε t}) θ̂_ε (core.linear.linear_flow, pseudo-inverse when A_ε
 is singular); piecewise-constant schedules (steps) compose these closed forms exactly
@@ -81,7 +81,7 @@ from core.progress import Progress
 
 #: ε is read this fraction of a step inside each step interval (see the module docstring).
 _NUDGE = 1e-9
-#: Tolerance of the LOO minimiser (SCIENCE.md §1 "converged").
+#: Tolerance of the LOO minimiser (docs/science.md §1 "converged").
 LOO_TOL = 1e-10
 INTEGRATORS = ("gd", "rk4")
 
@@ -129,7 +129,7 @@ class Schedule:
         raise ValueError(f"{self.label()} is not piecewise constant; integrate it numerically")
 
     def in_class(self, s: float, T: float) -> bool:
-        """ε ∈ E_s: ε = 1 a.e. on [0, s] and ε = 0 on [T, ∞) (SCIENCE.md §4)."""
+        """ε ∈ E_s: ε = 1 a.e. on [0, s] and ε = 0 on [T, ∞) (docs/science.md §4)."""
         raise NotImplementedError
 
     @staticmethod
@@ -454,7 +454,7 @@ class QuadraticFamily:
     """L_ε(θ) = (1 − ε) L_0(θ) + ε L_1(θ) with quadratic L_1 (Hessian H_1, minimiser θ*) and L_0 (H_0, θ*_{−j}):
     ∇L_ε(θ) = A_ε θ − b_ε, A_ε = (1 − ε) H_0 + ε H_1, b_ε = (1 − ε) H_0 θ*_{−j} + ε H_1 θ*.
 
-    For a linear model on data (``from_linear_model``) this is exactly L_{w(ε)} of SCIENCE.md §1–§2 (L_w is
+    For a linear model on data (``from_linear_model``) this is exactly L_{w(ε)} of docs/science.md §1–§2 (L_w is
     affine in w_j): H_1 = Φᵀ diag(w) Φ / n + κI, H_0 the same with w_j = 0 (n unchanged). With H_0 = H_1 = I
     it is the notes' "H = I" model of the optimal-step analysis.
     """
@@ -729,7 +729,7 @@ def schedule_flow(
     integrator: str = "gd",
 ) -> Generator[Progress, None, ScheduleFlow]:
     """dθ/dt = −∇L_{w(ε(t))}(θ) from every θ_0 (P, d) under every schedule, to T = steps·η, by GD (t = kη,
-    step k uses ε(t_k)) or RK4, in one batched loop (SCIENCE.md §4, notes eq. 0.12). Snapshots every
+    step k uses ε(t_k)) or RK4, in one batched loop (docs/science.md §4, notes eq. 0.12). Snapshots every
     ``snapshot_every`` steps (0: only the start and the end). Generator (Progress) returning a ScheduleFlow."""
     theta0s = np.atleast_2d(np.asarray(theta0s, dtype=np.float64))
     B = len(schedules) * theta0s.shape[0]
@@ -757,7 +757,7 @@ def quadratic_schedule_flow(
 
 @dataclass
 class LOOTarget:
-    """θ*_{−j}, the minimiser of L_{−j} (SCIENCE.md §4 "θ(∞, 0)")."""
+    """θ*_{−j}, the minimiser of L_{−j} (docs/science.md §4 "θ(∞, 0)")."""
 
     theta: np.ndarray  # (d,)
     grad_norm: float

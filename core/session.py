@@ -1,7 +1,7 @@
 """Session files: the whole state of a study as one plain, versioned JSON document.
 
 A session holds the points (with weights and labels), the model, the training settings and seeds, the
-parameters θ_0, θ^s, θ̂ (SCIENCE.md §1 layout), the selected/deleted point and the analysis settings.
+parameters θ_0, θ^s, θ̂ (docs/science.md §1 layout), the selected/deleted point and the analysis settings.
 Reading never executes anything: only ``json.loads`` on text, then type checks of every field; pickles,
 ``eval`` and ``torch.load`` are never used. A file of a newer format version is refused with a message;
 older versions are migrated.

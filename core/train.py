@@ -1,9 +1,9 @@
 """Batched training: weighted full-batch gradient descent, seeded mini-batch SGD, Adam, and a
 Newton / Levenberg–Marquardt polish.
 
-All of them minimise L_w(θ) = (1/n) Σ_i w_i ½ (f(θ; x_i) − y_i)² + (κ/2)‖θ‖² (SCIENCE.md §1) for B models
+All of them minimise L_w(θ) = (1/n) Σ_i w_i ½ (f(θ; x_i) − y_i)² + (κ/2)‖θ‖² (docs/science.md §1) for B models
 at once: ``theta0`` is (B, d) and ``weights`` is (B, n) (or (n,) shared). Gradient descent with step η is the
-Euler discretisation of the gradient flow dθ/dt = −∇L_w(θ) at times t = kη (SCIENCE.md §4).
+Euler discretisation of the gradient flow dθ/dt = −∇L_w(θ) at times t = kη (docs/science.md §4).
 
 Training is a generator yielding :class:`core.progress.Progress` (its ``partial`` a :class:`TrainSnapshot`)
 and returning a :class:`TrainResult`; :func:`train_models` runs it to the end.
@@ -262,7 +262,7 @@ def polish(
 ) -> PolishResult:
     """Take models to ‖∇L_w‖ ≤ tol by Levenberg–Marquardt on the exact Hessian (core.objective.newton_solve);
     where the minimum is not isolated, stop and report the gradient norm reached and the smallest
-    Hessian eigenvalues instead of pretending (SCIENCE.md §1)."""
+    Hessian eigenvalues instead of pretending (docs/science.md §1)."""
     theta, w = _prepare(theta, x, weights)
     obj = training_objective(model, x, y, w, weight_decay)
     res = newton_solve(obj, theta, tol=tol, max_iter=max_iter, n_eigs=n_eigs)
@@ -276,3 +276,24 @@ def polish(
         iterations=res.iterations,
         tol=tol,
     )
+
+
+def suggested_learning_rate(model: Model, theta, x, y, weights, kappa: float, lr: float) -> float:
+    """A gradient-descent step that is stable near ``theta`` (the start of a training that diverged):
+    η = 1/λ_max(G), G = Jᵀ diag(w/n) J + κI the Gauss–Newton Hessian of L_w at θ (J = ∂f/∂θ), rounded down to
+    1, 2 or 5 × 10^k and at most lr/2. GD on a quadratic with curvature λ_max is stable for η < 2/λ_max; 1/λ_max
+    leaves a factor 2 for the curvature growing along the way. (docs/science.md §1.)"""
+    theta = np.asarray(theta, dtype=np.float64).reshape(1, -1)
+    x = np.asarray(x, dtype=np.float64)
+    n = x.size
+    w = np.ones(n) if weights is None else np.asarray(weights, dtype=np.float64)
+    J = model.jacobian(theta, x)[0]
+    G = (J * (w / n)[:, None]).T @ J
+    lam = float(np.linalg.eigvalsh(0.5 * (G + G.T))[-1]) + float(kappa)
+    eta = 1.0 / lam if np.isfinite(lam) and lam > 0 else lr / 10
+    eta = min(eta, lr / 2)
+    exp = np.floor(np.log10(eta))
+    for m in (5.0, 2.0, 1.0):
+        if m * 10**exp <= eta:
+            return float(m * 10**exp)
+    return float(10**exp)

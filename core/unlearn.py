@@ -1,21 +1,21 @@
-"""Unlearning one training point: retraining, Descend-to-Delete and Rewind-to-Delete (SCIENCE.md §5).
+"""Unlearning one training point: retraining, Descend-to-Delete and Rewind-to-Delete (docs/science.md §5).
 
-All three run full-batch gradient descent with step η on L_{−j} (L_w of SCIENCE.md §1 with w_j = 0, the 1/n
+All three run full-batch gradient descent with step η on L_{−j} (L_w of docs/science.md §1 with w_j = 0, the 1/n
 kept) after a training run of T steps from θ_0 on the whole data D:
 - retrain (exact unlearning): from θ_0, T steps on D∖{z_j}; its end point θ_R is the reference;
 - D2D (Neel et al. 2021): from θ_T, b more steps on D∖{z_j};
 - R2D (Mu & Klabjan 2024): during training save θ_{T−K}; to delete, load it and run steps on D∖{z_j}. The
   canonical R2D(K) runs K steps, so that it ends after T steps in all, like retraining; R2D(K, b) runs b.
 So R2D with K = T *is* retraining (same θ_0, same steps), and D2D with many steps converges to the
-warm-start LOO minimiser reached from θ_T (SCIENCE.md §3 item 2), not necessarily to θ_R.
+warm-start LOO minimiser reached from θ_T (docs/science.md §3 item 2), not necessarily to θ_R.
 
 Everything unlearning-side is one batched GD loop: retrain, D2D and every R2D(K) are rows of one (2 + R, d)
 parameter batch on the same loss (they differ only in their start), run for max(T, max budget, max K) steps.
 Distances to θ_R as a function of the unlearning steps k: in parameters ‖θ − θ_R‖ and in function
-mean_i |f(θ; x_i) − f(θ_R; x_i)| over all n training inputs (SCIENCE.md §3; function space is the primary
+mean_i |f(θ; x_i) − f(θ_R; x_i)| over all n training inputs (docs/science.md §3; function space is the primary
 metric because hidden units can be permuted).
 
-Certified versions publish θ + N(0, σ²I) (SCIENCE.md §5). σ is given by the user here (the papers derive it from
+Certified versions publish θ + N(0, σ²I) (docs/science.md §5). σ is given by the user here (the papers derive it from
 sensitivity bounds that need Lipschitz and smoothness constants). The noise study draws Z_1, …, Z_D ~ N(0, I)
 once from ``default_rng(noise_seed)`` and uses the same draws for every method (common random numbers, so
 differences between methods are not noise-draw noise); the retrained model is published noisy too (θ_R + σZ,

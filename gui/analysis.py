@@ -1,7 +1,7 @@
 """The deletion analysis of one point j: job bodies (run in worker threads) and the records the panels draw.
 
 When a point j is deleted (or analysed without deleting it), three jobs run against the *base* model — the model
-trained on the current points with w_j = 1 (SCIENCE.md §2: ε = 1 is the trained model, ε = 0 the model without
+trained on the current points with w_j = 1 (docs/science.md §2: ε = 1 is the trained model, ε = 0 the model without
 z_j):
 
 - ``epspath``: the continuation path θ(ε) (101 points, each converged to ‖∇L‖ ≤ 1e-10) with its tangents θ'(ε),
@@ -48,7 +48,7 @@ FAMILY_GRID = 160
 #: Length in ε of the tangent segments drawn at ε = 1 and ε = 0.
 TANGENT_SPAN = 0.2
 
-#: The estimates drawn over the fit (SCIENCE.md §3) and their legend names, in drawing order.
+#: The estimates drawn over the fit (docs/science.md §3) and their legend names, in drawing order.
 OVERLAY_ESTIMATES = {
     "loo_cold": "LOO, cold start",
     "loo_warm": "LOO, warm start",
@@ -118,7 +118,7 @@ class AnalysisKey:
 
 @dataclass(frozen=True)
 class EpsPathRecord:
-    """The ε-path of point j (SCIENCE.md §2), ready to draw."""
+    """The ε-path of point j (docs/science.md §2), ready to draw."""
 
     key: AnalysisKey
     param_names: list[str]
@@ -165,7 +165,7 @@ class EpsPathRecord:
 
 @dataclass(frozen=True)
 class EstimatesRecord:
-    """Every estimate of the model without z_j at damping λ (SCIENCE.md §3), ready to draw."""
+    """Every estimate of the model without z_j at damping λ (docs/science.md §3), ready to draw."""
 
     key: AnalysisKey
     damping: float
@@ -184,7 +184,7 @@ class EstimatesRecord:
 
 @dataclass(frozen=True)
 class HomotopyRecord:
-    """θ(t, ε) of point j (SCIENCE.md §4), its scalar fields and curves, ready to draw."""
+    """θ(t, ε) of point j (docs/science.md §4), its scalar fields and curves, ready to draw."""
 
     key: AnalysisKey
     param_names: list[str]
@@ -299,7 +299,7 @@ def _project_segments(
 def epspath_task(
     problem: Problem, base: FitRecord, key: AnalysisKey, n_points: int = EPS_POINTS, n_cold: int = COLD_POINTS
 ) -> Generator[Progress, None, EpsPathRecord]:
-    """The continuation path from θ̂ and the cold path from θ_0 for point ``key.j`` (SCIENCE.md §2)."""
+    """The continuation path from θ̂ and the cold path from θ_0 for point ``key.j`` (docs/science.md §2)."""
     model = problem.model
     j = key.j
     x, y, w = problem.data.x, problem.data.y, problem.weights()
@@ -387,7 +387,7 @@ def epspath_task(
 def estimates_task(
     problem: Problem, base: FitRecord, key: AnalysisKey, damping: float
 ) -> Generator[Progress, None, EstimatesRecord]:
-    """Every estimate of the model without z_j and the error decomposition at damping λ (SCIENCE.md §3)."""
+    """Every estimate of the model without z_j and the error decomposition at damping λ (docs/science.md §3)."""
     model = problem.model
     j = key.j
     x, y, w = problem.data.x, problem.data.y, problem.weights()
@@ -439,7 +439,7 @@ def homotopy_task(
     n_eps: int = HOMOTOPY_EPS,
     n_snapshots: int = HOMOTOPY_SNAPSHOTS,
 ) -> Generator[Progress, None, HomotopyRecord]:
-    """θ(t, ε) from θ_0 for every ε on the grid with the training settings (SCIENCE.md §4), its scalar fields,
+    """θ(t, ε) from θ_0 for every ε on the grid with the training settings (docs/science.md §4), its scalar fields,
     θ*_{−j} = θ(∞, 0) (the ε = 0 end polished on L_{−j}) and the family of curves f(θ(t, ε); x)."""
     model = problem.model
     j = key.j

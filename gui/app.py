@@ -23,6 +23,7 @@ from __future__ import annotations
 import os
 import sys
 import time
+from pathlib import Path
 
 _torch_configured = False
 
@@ -32,7 +33,7 @@ SCREENSHOT_SIZE = (1400, 900)
 
 
 def configure_torch() -> None:
-    """Import torch before Qt and limit its threads (DESIGN.md pitfalls); once per process."""
+    """Import torch before Qt and limit its threads (docs/design.md pitfalls); once per process."""
     global _torch_configured
     if _torch_configured:
         return
@@ -225,8 +226,6 @@ def run_gui(args) -> int:
     if figure_size is not None:
         window.figure_size = figure_size
     if export_dir and not getattr(args, "overwrite", False):
-        from pathlib import Path
-
         existing = [p for p in window.export_targets(Path(export_dir)) if p.exists()]
         if existing:  # refuse before training, not after
             print(
@@ -261,6 +260,15 @@ def run_gui(args) -> int:
             return 2
         if panel:
             window.show_panel(panel)
+    elif getattr(args, "open_file", None):
+        if not Path(args.open_file).is_file():
+            print(f"influence-lab: {args.open_file}: file not found", file=sys.stderr)
+            window.shutdown()
+            return 2
+        if not window.open_file(args.open_file):
+            window.shutdown()
+            return 2
+        window.start()
     else:
         window.start()
     if not headless:

@@ -1,4 +1,4 @@
-"""Worker tasks of the Attribution panel (issue 6; SCIENCE.md §3, §6, §7): the per-point attribution table, its
+"""Worker tasks of the Attribution panel: the per-point attribution table, its
 Monte-Carlo columns (Data Shapley, BIF), soft-weighted unlearning and stagewise influence.
 
 Each task is a generator run by :class:`gui.jobs.JobRunner` in a worker thread. It takes an immutable request (a

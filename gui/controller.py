@@ -302,6 +302,21 @@ class Controller(QObject):
         if state.analysis is None or state.analysis.key != key:
             return
         state.analysis.base = base
+        if base.extra.get("diverged"):
+            # every estimate of a diverged model is meaningless: say why instead of computing them
+            self.runner.cancel(HOMOTOPY, notify=False)
+            lr = base.extra.get("suggested_lr")
+            why = (
+                f"not analysed: the model trained with point {key.j} diverged (η = {base.settings.lr:g})"
+                + (f"; try η = {lr:g}" if lr else "; lower the learning rate")
+            )
+            a = state.analysis
+            a.epspath = a.estimates = a.homotopy = None
+            a.stale = False
+            for kind in ("epspath", "estimates", "homotopy"):
+                a.errors[kind] = why
+            state.analysisChanged.emit("errors")
+            return
         state.analysisChanged.emit("base")
         self.runner.submit(
             EPSPATH,

@@ -1,5 +1,5 @@
 """Worker tasks of the deletion-dynamics panels: ``"schedules"`` (ε(t) schedules, 𝓔, scans, phase portraits) and
-``"unlearn"`` (retrain / D2D / R2D distances to the retrained model). SCIENCE.md §4–§5.
+``"unlearn"`` (retrain / D2D / R2D distances to the retrained model). docs/science.md §4–§5.
 
 Each task is a generator run by :class:`gui.jobs.JobRunner` in a worker thread. It takes an immutable request
 (a frozen dataclass holding a :class:`core.problem.Problem` snapshot and the panel's choices), calls ``core``

@@ -1,6 +1,6 @@
 """Background jobs: run a ``core`` progress generator in a worker thread, deliver its results in the GUI thread.
 
-The contract (DESIGN.md, "workers that can be stopped"):
+The contract (docs/design.md, "workers that can be stopped"):
 
 - A *job* is a factory returning a generator that yields :class:`core.progress.Progress` and returns a result.
   The factory is called in the worker thread, so even building the computation never blocks the GUI.
@@ -345,7 +345,7 @@ class Job:
         except JobCancelled:
             self.cancelled = True
         except Exception as exc:  # every failure is reported to the user, never lost
-            self.error = f"{type(exc).__name__}: {exc}"
+            self.error = user_message(exc)
             self.traceback = traceback.format_exc()
         finally:
             if gen is not None:
@@ -540,3 +540,18 @@ class JobRunner(QObject):
                 job.thread.join(max(0.0, deadline - time.monotonic()))
                 ok = ok and not job.thread.is_alive()
         return ok
+
+
+def user_message(exc: BaseException) -> str:
+    """The text a user sees for a failed job: the message of a ValueError (core's errors name the problem and
+    the fix); for anything else, what failed in words and where the details are — never a class name."""
+    text = str(exc).strip()
+    if isinstance(exc, ValueError) and text:
+        return text[0].upper() + text[1:]
+    if isinstance(exc, MemoryError):
+        return (
+            "Out of memory: the problem is too large for this machine; use fewer points or a smaller model."
+        )
+    if isinstance(exc, (FloatingPointError, OverflowError, ZeroDivisionError)):
+        return f"The computation produced non-finite numbers ({text or 'overflow'}); lower the learning rate or add damping."
+    return f"An internal error stopped this computation ({text or 'no message'}); this is a bug, please report it."

@@ -43,15 +43,19 @@ from core.data import (
     DEFAULT_N,
     DEFAULT_NOISE,
     DEFAULT_SEED,
+    DELIMITED_SUFFIXES,
+    POINTS_SUFFIXES,
     PRESETS,
     DataError,
-    load_points,
     make_preset,
+    points_columns,
+    read_points,
     save_points,
 )
 from core.problem import Problem, default_problem
 from core.session import Session, SessionError, load_session, save_session
 from gui import examples
+from gui.column_picker import pick_columns
 from gui.controller import Controller
 from gui.dynamics_tasks import MODE_FIG4, MODE_MLP
 from gui.export import ExportError, export_csv, export_figure, plot_table
@@ -66,7 +70,7 @@ from gui.panels.training_panel import TrainingPanel
 from gui.panels.unlearn_panel import UnlearnPanel
 from gui.paper_figure import DEFAULT_SIZE
 from gui.settings import AppSettings
-from gui.state import LabState, Settings
+from gui.state import PRESET_SETTINGS, LabState, Settings, describe_settings
 
 #: Names accepted by ``--panel`` and :meth:`MainWindow.show_panel` besides the registered ones.
 PANEL_ALIASES = {"eps_path": "eps", "epspath": "eps", "decomp": "decomposition", "main": "fit"}
@@ -216,7 +220,7 @@ class MainWindow(QMainWindow):
         self.decomposition_dock = self.add_dock_panel(
             "decomposition", "Error decomposition", self.decomposition_panel, bottom
         )
-        # deletion dynamics (issue 5): they compute only while visible, so tabbed away they cost nothing
+        # deletion dynamics: they compute only while visible, so tabbed away they cost nothing
         self.schedules_panel = SchedulesPanel(self.state, self.runner)
         self.unlearn_panel = UnlearnPanel(self.state, self.runner)
         # in scroll areas: their minimum sizes must not squeeze the fit view when the bottom docks are short
@@ -226,7 +230,7 @@ class MainWindow(QMainWindow):
         self.unlearn_dock = self.add_dock_panel(
             "unlearn", "Unlearning", _scrollable(self.unlearn_panel), bottom
         )
-        # per-point attribution (issue 6): computes only while in view; colours the fit view's points on request
+        # per-point attribution: computes only while in view; colours the fit view's points on request
         self.attribution_panel = AttributionPanel(self.state, self.runner)
         self.attribution_dock = self.add_dock_panel(
             "attribution", "Attribution", _scrollable(self.attribution_panel), bottom
@@ -705,6 +709,15 @@ class MainWindow(QMainWindow):
             self.status_label.setText("Ready — not trained (F5 trains)")
         else:
             stale = "" if self.state.fit_is_current() else " (for an earlier version of the points/settings)"
+            if fit.extra.get("diverged"):
+                at = fit.extra.get("diverged_at")
+                lr = fit.extra.get("suggested_lr")
+                self.status_label.setText(
+                    f"Training diverged{f' at step {at}' if at is not None else ''} with η = {fit.settings.lr:g}"
+                    + (f" — try η = {lr:g} (the training panel applies it in one click)" if lr else "")
+                )
+                self.status_label.setToolTip(fit.message)
+                return
             if fit.converged:
                 how = "converged"
             elif not fit.settings.converge:
@@ -770,8 +783,13 @@ class MainWindow(QMainWindow):
         except DataError as exc:
             self.report_error("Cannot make the preset", str(exc))
             return False
-        self.state.set_dataset(ds, f"New from preset {name}")
+        settings = PRESET_SETTINGS.get(name, Settings())
+        self.state.set_dataset_and_settings(ds, settings, f"New from preset {name}")
         self.fit_view.fit_range()
+        self.statusBar().showMessage(
+            f"New {name} data ({ds.n} points) with its recommended settings: {describe_settings(settings)}",
+            8000,
+        )
         return True
 
     def preset_dialog(self) -> None:
@@ -779,15 +797,31 @@ class MainWindow(QMainWindow):
         if dlg.exec() == QDialog.DialogCode.Accepted:
             self.new_from_preset(dlg.name.currentData(), dlg.n.value(), dlg.noise.value(), dlg.seed.value())
 
-    def open_points(self, path: str | Path) -> bool:
-        """Load points from a file; on any problem show it and keep the current points."""
+    def open_points(self, path: str | Path, columns=None) -> bool:
+        """Load points from a file; on any problem show it and keep the current points. A delimited file whose
+        columns do not say which are x and y, or that has columns the app would ignore, opens the column
+        picker (interactive runs)."""
+        path = Path(path)
         try:
-            ds = load_points(path)
+            if columns is None and self.interactive and path.suffix.lower() in DELIMITED_SUFFIXES:
+                names, guess = points_columns(path)
+                standard = guess is not None and all(
+                    n.lower() in ("x", "y", "weight", "label") for n in names
+                )
+                if not standard:
+                    columns = pick_columns(self, path.name, names, guess)
+                    if columns is None:
+                        return False
+            ds, notes = read_points(path, columns)
         except DataError as exc:
             self.report_error("Cannot open points", str(exc), critical=True)
             return False
-        self.state.set_dataset(ds, f"Open {Path(path).name}")
+        self.state.set_dataset(ds, f"Open {path.name}")
         self.fit_view.fit_range()
+        said = "; ".join(notes)
+        self.statusBar().showMessage(
+            f"Opened {path.name}: {ds.n} points" + (f" ({said})" if said else ""), 10000
+        )
         return True
 
     def open_points_dialog(self) -> None:
@@ -795,7 +829,7 @@ class MainWindow(QMainWindow):
             self,
             "Open points",
             self.app_settings.folder("last_points_dir"),
-            "Points (*.csv *.json);;All files (*)",
+            "Points (*.csv *.tsv *.txt *.json);;All files (*)",
         )
         if path:
             self._remember_folder("last_points_dir", path)
@@ -1315,14 +1349,14 @@ class MainWindow(QMainWindow):
     # -- drag and drop of points files -------------------------------------------------------------------
     def dragEnterEvent(self, event):
         urls = event.mimeData().urls() if event.mimeData().hasUrls() else []
-        if any(u.isLocalFile() and Path(u.toLocalFile()).suffix.lower() in (".csv", ".json") for u in urls):
+        if any(u.isLocalFile() and Path(u.toLocalFile()).suffix.lower() in POINTS_SUFFIXES for u in urls):
             event.acceptProposedAction()
         else:
             event.ignore()
 
     def dropEvent(self, event):
         for u in event.mimeData().urls():
-            if u.isLocalFile() and Path(u.toLocalFile()).suffix.lower() in (".csv", ".json"):
+            if u.isLocalFile() and Path(u.toLocalFile()).suffix.lower() in POINTS_SUFFIXES:
                 self.open_file(u.toLocalFile())
                 event.acceptProposedAction()
                 return

@@ -32,7 +32,7 @@ from PySide6.QtGui import QUndoCommand, QUndoStack
 
 from core.data import Dataset
 from core.model import LinearFeatures, MLPSpec, Model
-from core.problem import DEFAULT_WEIGHT_DECAY_MLP, Problem, make_model
+from core.problem import DEFAULT_WEIGHT_DECAY_LINEAR, DEFAULT_WEIGHT_DECAY_MLP, Problem, make_model
 from core.train import TrainConfig
 from gui import dataset_ops
 
@@ -138,8 +138,27 @@ class FitRecord:
 #: How many finished fits (keyed by problem fingerprint) are kept, so that deleting a point finds the model
 #: trained with it at once.
 FIT_CACHE_SIZE = 8
-#: Default damping λ of the analysis (SCIENCE.md §3; the session default).
+#: Default damping λ of the analysis (docs/science.md §3; the session default).
 DEFAULT_DAMPING = 1e-3
+
+
+#: The model and training settings each built-in dataset is meant for (New from preset applies them): the MLP
+#: of the notes for the curved ones and for the outliers (the Attribution example), plain OLS for the line.
+PRESET_SETTINGS: dict[str, Settings] = {
+    "teacher": Settings(),
+    "sine": Settings(),
+    "outliers": Settings(),
+    "linear": Settings(model_kind="linear", degree=1, weight_decay=DEFAULT_WEIGHT_DECAY_LINEAR),
+}
+
+
+def describe_settings(s: Settings) -> str:
+    """One line for the status bar: the model and the training settings."""
+    if s.model_kind == "linear":
+        model = f"linear model of degree {s.degree}"
+    else:
+        model = f"MLP {'→'.join(str(h) for h in (1, *s.hidden, 1))} {s.activation}"
+    return f"{model}, η = {s.lr:g}, T = {s.steps}, κ = {s.weight_decay:g}"
 
 
 class LabState(QObject):
@@ -254,6 +273,16 @@ class LabState(QObject):
 
     def set_dataset(self, data: Dataset, text: str = "Replace points") -> None:
         self.undo_stack.push(_SetDataset(self, data.copy(), text))
+
+    def set_dataset_and_settings(self, data: Dataset, settings: Settings, text: str) -> None:
+        """New points with their own model and training settings, as one undo step."""
+        settings.validate()
+        self.undo_stack.beginMacro(text)
+        try:
+            self.set_dataset(data, text)
+            self.set_settings(settings)
+        finally:
+            self.undo_stack.endMacro()
 
     # -- not undoable ------------------------------------------------------------------------------------
     def select(self, i: int | None) -> None:
@@ -425,20 +454,26 @@ class _SetWeight(QUndoCommand):
 
 
 class _SetDataset(QUndoCommand):
+    """New points: the selection and the analysed deletion belong to the old ones and go (undo brings them)."""
+
     def __init__(self, state: LabState, data: Dataset, text: str):
         super().__init__(text)
         self.state, self.after = state, data
         self.before = state.data
         self.selection_before = state.selection
+        self.target_before = state.analysis_target
 
     def redo(self):
         self.state.select(None)
+        self.state.analyse(None)
         self.state._replace_data(self.after)
 
     def undo(self):
         self.state._replace_data(self.before)
         if self.selection_before is not None and self.selection_before < self.before.n:
             self.state.select(self.selection_before)
+        if self.target_before is not None and self.target_before < self.before.n:
+            self.state.analyse(self.target_before)
 
 
 class _SetSettings(QUndoCommand):

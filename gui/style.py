@@ -32,7 +32,7 @@ _configured = False
 
 
 def configure_pyqtgraph() -> None:
-    """White background, dark foreground, antialiasing, row-major images (DESIGN.md pitfall). Idempotent."""
+    """White background, dark foreground, antialiasing, row-major images (docs/design.md pitfall). Idempotent."""
     global _configured
     if _configured:
         return

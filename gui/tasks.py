@@ -14,7 +14,7 @@ import numpy as np
 
 from core.problem import Problem, fit_problem
 from core.progress import Progress
-from core.train import TrainSnapshot
+from core.train import TrainSnapshot, suggested_learning_rate
 from gui.state import FitRecord, Settings
 
 #: Number of x values of the display grid the fit curves are drawn on.
@@ -64,13 +64,13 @@ class LiveFit:
 
 #: above this many parameters the per-point scores (one exact Hessian) are skipped after a fit
 SCORES_MAX_PARAMS = 2000
-#: damping λ of the Jacobian leverage h_i = ∇f_iᵀ(nG + nλI)⁻¹∇f_i shown per point (SCIENCE.md §6)
+#: damping λ of the Jacobian leverage h_i = ∇f_iᵀ(nG + nλI)⁻¹∇f_i shown per point (docs/science.md §6)
 LEVERAGE_DAMPING = 1e-3
 
 
 def point_scores(model, theta, x, y, w, kappa: float) -> dict[str, np.ndarray]:
     """Per-point attributions drawn in the fit view (colour, hover), computed by core in the worker:
-    self-influence s_i = g_iᵀH⁻¹g_i (core.influence.self_influence_all, SCIENCE.md §3) and the Jacobian
+    self-influence s_i = g_iᵀH⁻¹g_i (core.influence.self_influence_all, docs/science.md §3) and the Jacobian
     leverage (core.linear.jacobian_leverage, §6). Missing entries mean "not available" (too large a model,
     or a failed factorisation)."""
     from core.influence import self_influence_all
@@ -165,6 +165,12 @@ def fit_task(
         min_eigenvalues=None if fit.polish is None else np.asarray(fit.polish.min_eigenvalues[0]),
         extra={
             "diverged": bool(fit.training.diverged.any()),
+            "diverged_at": int(fit.training.diverged_at.max()) if fit.training.diverged.any() else None,
+            "suggested_lr": (
+                suggested_learning_rate(model, fit.theta0, x, y, w, kappa, problem.config.lr)
+                if fit.training.diverged.any()
+                else None
+            ),
             "steps_taken": int(fit.training.steps),
             "scores": point_scores(model, theta_hat, x, y, w, kappa),
         },

@@ -1,4 +1,4 @@
-"""`analyze`: the deletion report on the default problem (issue 3 acceptance) and its JSON document."""
+"""`analyze`: the deletion report on the default problem and its JSON document."""
 
 import json
 

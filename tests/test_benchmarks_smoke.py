@@ -1,4 +1,4 @@
-"""The benchmark's fast paths give the same numbers as simple ones (issue 7). No timing is asserted here: each
+"""The benchmark's fast paths give the same numbers as simple ones. No timing is asserted here: each
 core scenario's "ours" function of benchmarks/run.py runs on a tiny budget and is compared with a plain
 computation (one training run per model, a dense solve, a sequential TMC loop, plain gradient descent). The
 torch baselines are not run here (importing torch alone takes seconds); the benchmark checks on every run that

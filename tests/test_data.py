@@ -1,6 +1,6 @@
 """core.data and core.atomic: presets, the Dataset value, CSV / JSON files, atomic writes.
 
-The teacher curve is checked against torch's nn.Sequential (the parameter layout of SCIENCE.md §1); the loaders
+The teacher curve is checked against torch's nn.Sequential (the parameter layout of docs/science.md §1); the loaders
 are checked on every malformed case they promise to name, and by property tests that feed them random bytes,
 text and JSON: a loader returns a valid Dataset or raises DataError, never anything else.
 """
@@ -364,12 +364,11 @@ CSV_CASES = [
     # (content, line number expected in the message or None, substring of the problem)
     ("", None, "empty"),
     ("\n \n,,\n", None, "empty"),
-    ("1,2\n3,4\n", 1, "not a header"),
     ("x,weight\n1,1\n", 1, "no 'y' column"),
+    ("a,b,c\n1,2,3\n4,5,6\n", 1, "no 'x' or 'y' column"),
+    ("1,2,3\n4,5,6\n", 1, "which are x and y"),
+    ("x;y\n1;2\n", None, "at least 2"),
     ("y\n1\n", 1, "no 'x' column"),
-    ("x,y,z\n1,2,3\n", 1, "unknown column(s) 'z'"),
-    ("x,y,\n1,2,\n", 1, "unknown column(s) ''"),
-    ("x;y\n1;2\n", 1, "not ';'"),
     ("x,y,X\n1,2,3\n", 1, "appears 2 times"),
     ("x,y\n1,2\n3\n", 3, "1 fields, but the header has 2"),
     ("x,y\n1,2\n3,4,5\n", 3, "3 fields"),
@@ -463,15 +462,67 @@ def test_malformed_json(tmp_path, content, problem):
     assert len(message) < 400, "messages stay short even for huge values"
 
 
+DIALECTS = [
+    # (file name, content, x, y, words the notes contain)
+    ("extra.csv", "id,x,y,temp\n7,1,2,30\n8,3,4,31\n", [1, 3], [2, 4], ["ignored", "'id'", "'temp'"]),
+    ("semi.csv", "x;y\n1,5;2,25\n3;4\n", [1.5, 3], [2.25, 4], ["semicolons", "decimal commas"]),
+    ("tabs.tsv", "# exported by a logger\nx\ty\n1\t2\n# a pause\n3\t4\n", [1, 3], [2, 4], ["tabs"]),
+    ("plain.txt", "0.5 1.0\n1.5   2.0\n2.5 3.0\n", [0.5, 1.5, 2.5], [1, 2, 3], ["no header"]),
+    ("nohead.csv", "1,2\n3,4\n", [1, 3], [2, 4], ["no header"]),
+    ("named.csv", "time,temp\n1,2\n3,4\n", [1, 3], [2, 4], ["'time' as x", "'temp' as y"]),
+    ("trailing.csv", "x,y,\n1,2,\n3,4,\n", [1, 3], [2, 4], []),
+]
+
+
+@pytest.mark.parametrize("name, content, x, y, words", DIALECTS)
+def test_data_as_it_comes(tmp_path, name, content, x, y, words):
+    """Extra columns, other separators, decimal commas, comments, no header, .tsv / .txt: read, with a note
+    on every choice made for the user."""
+    from core.data import read_points
+
+    path = tmp_path / name
+    path.write_text(content, encoding="utf-8")
+    ds, notes = read_points(path)
+    np.testing.assert_array_equal(ds.x, x)
+    np.testing.assert_array_equal(ds.y, y)
+    text = " ".join(notes)
+    for w in words:
+        assert w in text, (w, notes)
+
+
+def test_columns_chosen_by_name_or_position(tmp_path):
+    from core.points_table import Columns, ColumnsNeeded
+
+    path = tmp_path / "wide.csv"
+    path.write_text("t,a,b,w,tag\n1,10,100,0.5,p\n2,20,200,1,q\n3,30,300,0,r\n")
+    with pytest.raises(ColumnsNeeded) as info:
+        load_points(path)
+    assert info.value.columns == ["t", "a", "b", "w", "tag"] and "--x-col" in str(info.value)
+    ds = load_points(path, Columns(x="T", y="b", weight="w", label="5"))
+    np.testing.assert_array_equal(ds.y, [100, 200, 300])
+    np.testing.assert_array_equal(ds.weight, [0.5, 1, 0])
+    assert ds.label == ["p", "q", "r"]
+    with pytest.raises(DataError, match="no column 'zz' for y"):
+        load_points(path, Columns(x="t", y="zz"))
+    with pytest.raises(DataError, match="two roles"):
+        load_points(path, Columns(x="t", y="1"))
+    # a bad value in a chosen column keeps its line and wording
+    path.write_text("t,a\n1,10\n2,abc\n")
+    with pytest.raises(DataError, match=r"line 3: y is 'abc', not a number"):
+        load_points(path, Columns(x="t", y="a"))
+
+
 def test_missing_file_directory_and_unsupported_extension(tmp_path):
     with pytest.raises(DataError, match=r"^nothere\.csv: file not found"):
         load_points(tmp_path / "nothere.csv")
     (tmp_path / "folder.json").mkdir()
     with pytest.raises(DataError, match=r"^folder\.json"):
         load_points(tmp_path / "folder.json")
-    (tmp_path / "points.txt").write_text("x,y\n1,2\n3,4\n")
-    with pytest.raises(DataError, match=r"^points\.txt: unsupported file type '\.txt'.*\.csv or \.json"):
-        load_points(tmp_path / "points.txt")
+    (tmp_path / "points.dat").write_text("x,y\n1,2\n3,4\n")
+    with pytest.raises(
+        DataError, match=r"^points\.dat: unsupported file type '\.dat'.*\.csv, \.tsv, \.txt, \.json"
+    ):
+        load_points(tmp_path / "points.dat")
     with pytest.raises(DataError, match="unsupported"):
         save_points(sample(), tmp_path / "points")
     (tmp_path / "UPPER.CSV").write_text("x,y\n1,2\n3,4\n")

@@ -1,4 +1,4 @@
-"""Reliability (issue 8, core part): bad input is refused in one line, sizes are limited, files are data only,
+"""Reliability: bad input is refused in one line, sizes are limited, files are data only,
 and every numerical edge case has the defined behaviour of docs/limits.md."""
 
 from __future__ import annotations

@@ -1,11 +1,11 @@
-"""Fuzzing the command line (issue 8): random argument lists drawn from the real option names with random,
+"""Fuzzing the command line: random argument lists drawn from the real option names with random,
 often bad, values. Whatever they are, ``app.main`` must end with exit status 0, 2 (refused) or 3 (training
 diverged) and, when it does not succeed, exactly one ``error`` line on stderr — never a traceback, never an
 internal error. Budgets are kept small (steps ≤ 50, n ≤ 12, a few permutations / SGLD steps) so that each
 example takes well under a second; sizes beyond core.limits are drawn too, and must be refused at once.
 
 Also here: a property test of the session reader with numbers JSON can hold but float64 cannot (huge integer
-literals, which crashed the reader before issue 8)."""
+literals, which once crashed the reader)."""
 
 from __future__ import annotations
 

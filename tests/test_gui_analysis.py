@@ -112,7 +112,7 @@ def test_damping_control_recomputes_the_decomposition(qtbot, analysed_window):
         lambda: dp.record is not None and dp.record.damping == pytest.approx(0.1), timeout=TIMEOUT_MS
     )
     after = dp.gaps()
-    # SCIENCE.md §3: more damping raises the proximity gap and lowers the linearisation error
+    # docs/science.md §3: more damping raises the proximity gap and lowers the linearisation error
     assert after["proximity_gap"] > before["proximity_gap"]
     assert after["linearization_error"] < before["linearization_error"]
     # the ε-path and homotopy were not recomputed

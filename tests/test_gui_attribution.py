@@ -1,4 +1,4 @@
-"""The Attribution panel (issue 6): the table after Compute equals core.attribution's; header sorting; CSV export
+"""The Attribution panel: the table after Compute equals core.attribution's; header sorting; CSV export
 equals AttributionTable.to_csv_text(); the agreement scatter and its numbers; Data Shapley's running estimates in
 the table before completion, cancelling it, and the app still working after; colouring the fit view by a column;
 soft weights; stagewise influence; detection curves on the outliers preset; export of every plot."""

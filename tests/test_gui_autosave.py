@@ -1,4 +1,4 @@
-"""Autosave and crash recovery (issue 8 item 3): the session is autosaved every few edits and on exit, marked clean
+"""Autosave and crash recovery: the session is autosaved every few edits and on exit, marked clean
 on a clean exit, offered for restoring after a crash — in process, and with a real ``python app.py`` killed by
 SIGKILL and relaunched."""
 

@@ -115,3 +115,23 @@ def test_export_figures_command_writes_what_the_menu_writes(tmp_path):
     assert meta["analysis"]["deleted"] == 3 and meta["figure_size"]["width_in"] == 3.0
     again = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
     assert again.returncode == 2 and "--overwrite" in again.stderr and "Traceback" not in again.stderr
+
+
+def test_lab_file_opens_a_points_file(tmp_path):
+    """``app.py FILE`` opens the file as a drop on the window does (here headless, the session dumped)."""
+    import json
+
+    pts = tmp_path / "pts.tsv"
+    pts.write_text("# from a logger\nx\ty\n-1\t0.5\n0\t1.5\n1\t0.25\n2\t1\n")
+    dump = tmp_path / "session.json"
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", INFLUENCE_LAB_DUMP_SESSION=str(dump))
+    proc = subprocess.run(
+        [sys.executable, "app.py", str(pts), "--screenshot", str(tmp_path / "s.png")],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(dump.read_text())["data"]["x"] == [-1.0, 0.0, 1.0, 2.0]

@@ -1,4 +1,4 @@
-"""Stress (issue 8 item 4): delete, restore (undo) and re-delete points as fast as events allow, change λ and the
+"""Stress: delete, restore (undo) and re-delete points as fast as events allow, change λ and the
 learning rate while the jobs compute, then close the window mid-computation. No crash, no leaked thread (the
 autouse ``no_leaked_threads`` fixture), the analysis shown belongs to the final state, memory stays bounded."""
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from gui_fixtures import *  # noqa: F403
-from gui_fixtures import TIMEOUT_MS, click_data, data_to_view, wait_idle
+from gui_fixtures import TIMEOUT_MS, click_data, data_to_view, wait_analysis, wait_idle
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QInputDialog, QMessageBox
 
@@ -193,6 +193,31 @@ def test_new_from_preset(qtbot, trained_window):
     assert w.state.data.n == 30 and len(w.fit_view.corrupted.getData()[0]) == len(w.state.data.corrupted) > 0
     wait_idle(qtbot, w)
     assert len(w.state.fit.fitted) == 30
+
+
+def test_a_preset_brings_its_settings_and_clears_the_analysis(qtbot, trained_window):
+    """New from preset after other work: the preset's recommended model and training settings (not η = 50
+    from before), no analysed deletion left over, a status line that says so; one undo brings it all back."""
+    from dataclasses import replace
+
+    w = trained_window
+    w.state.set_settings(replace(w.state.settings, lr=50.0, steps=300))
+    w.state.delete_point(7)
+    w.state.select(7)
+    assert w.state.analysis_target == 7
+    before = (w.state.data.copy(), w.state.settings)
+    assert w.new_from_preset("linear")
+    s = w.state.settings
+    assert (s.model_kind, s.degree, s.weight_decay, s.lr, s.steps) == ("linear", 1, 0.0, 0.1, 2000)
+    assert w.state.analysis_target is None and w.state.selection is None
+    assert "recommended settings" in w.statusBar().currentMessage()
+    assert "linear model" in w.statusBar().currentMessage()
+    wait_idle(qtbot, w)
+    assert "without point" not in w.fit_view.plot.getPlotItem().titleLabel.text
+    w.state.undo_stack.undo()
+    assert w.state.settings == before[1] and w.state.data.n == before[0].n
+    assert w.state.analysis_target == 7
+    wait_idle(qtbot, w)
 
 
 def test_settings_panel_edits_retrain_and_reject_bad_input(qtbot, trained_window):
@@ -400,3 +425,71 @@ def test_a_model_beyond_the_size_limits_is_refused_with_a_message(qtbot, trained
     assert "too large" in title and "parameters" in message
     assert not live_threads()  # nothing was started
     assert w.state.data.n == 20  # the points are untouched
+
+
+def test_open_points_with_other_columns_asks_which_ones(qtbot, trained_window, tmp_path, monkeypatch):
+    """A file with columns the app would ignore, or whose columns do not say which are x and y, opens the
+    column picker (here answered by a stub); a standard file opens directly; Cancel keeps the points."""
+    import gui.main_window as mw
+    from core.points_table import Columns
+    from gui.column_picker import ColumnPicker
+
+    w = trained_window
+    asked = []
+
+    def answer(parent, name, names, guess):
+        asked.append((name, names, guess))
+        return Columns("t", "temp")
+
+    monkeypatch.setattr(mw, "pick_columns", answer)
+    wide = tmp_path / "logger.csv"
+    wide.write_text("t;temp;flow\n1;2,5;9\n2;3,5;9\n3;5,5;9\n")
+    assert w.open_points(wide)
+    assert asked == [("logger.csv", ["t", "temp", "flow"], None)]
+    np.testing.assert_array_equal(w.state.data.y, [2.5, 3.5, 5.5])
+    message = w.statusBar().currentMessage()
+    assert "3 points" in message and "ignored column(s) 'flow'" in message and "decimal commas" in message
+    plain = tmp_path / "plain.tsv"
+    plain.write_text("x\ty\n0\t1\n1\t2\n")
+    assert w.open_points(plain) and len(asked) == 1 and w.state.data.n == 2
+    monkeypatch.setattr(mw, "pick_columns", lambda *a: None)
+    assert not w.open_points(wide) and w.state.data.n == 2  # cancelled: nothing changed
+    # the dialog itself: prefilled from the automatic choice, optional roles may stay empty
+    dlg = ColumnPicker("f.csv", ["id", "x", "y", "w"], Columns("x", "y"))
+    assert dlg.chosen() == Columns("x", "y", None, None)
+    dlg.boxes["weight"].setCurrentText("w")
+    assert dlg.chosen().weight == "w"
+    dlg.deleteLater()
+    wait_idle(qtbot, w)
+
+
+def test_divergence_is_said_with_a_remedy_and_nothing_is_analysed_on_it(qtbot, trained_window):
+    from dataclasses import replace
+
+    from gui.jobs import user_message
+
+    w = trained_window
+    panel = w.training_panel
+    w.state.set_settings(replace(w.state.settings, lr=50.0))
+    w.controller.train()
+    wait_idle(qtbot, w)
+    fit = w.state.fit
+    assert fit.extra["diverged"] and fit.extra["suggested_lr"] < 50
+    assert panel.advice.isVisible() and "diverged at step" in panel.advice.text()
+    assert panel.remedy_btn.isVisible() and f"{fit.extra['suggested_lr']:g}" in panel.remedy_btn.text()
+    assert "diverged" in w.status_label.text() and "try η" in w.status_label.text()
+    w.state.delete_point(7)
+    w.state.select(7)
+    wait_analysis(qtbot, w)
+    a = w.state.analysis
+    assert a.estimates is None and a.epspath is None and a.homotopy is None
+    assert all("not analysed" in m and "diverged" in m for m in a.errors.values())
+    assert "not analysed" in w.decomposition_panel.readout.text()
+    w.state.undo_stack.undo()  # the point back
+    qtbot.mouseClick(panel.remedy_btn, Qt.MouseButton.LeftButton)
+    wait_idle(qtbot, w)
+    assert w.state.settings.lr == fit.extra["suggested_lr"]
+    assert not w.state.fit.extra["diverged"] and not panel.remedy_btn.isVisible()
+    # a failed job's message never shows an exception class name
+    assert user_message(ValueError("the damping must be positive")) == "The damping must be positive"
+    assert "KeyError" not in user_message(KeyError("theta")) and "bug" in user_message(KeyError("theta"))

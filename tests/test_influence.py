@@ -1,4 +1,4 @@
-"""Influence estimates and iHVP solvers (SCIENCE.md §2–3) against independent computations: torch autograd
+"""Influence estimates and iHVP solvers (docs/science.md §2–3) against independent computations: torch autograd
 Hessians / Jacobians on the equivalent nn.Sequential, numpy/scipy linear algebra, and closed forms."""
 
 import numpy as np
@@ -293,7 +293,7 @@ def test_self_influence_all_against_autograd(fitted):
 
 @pytest.mark.parametrize("eps", [1.0, 0.3, 0.0])
 def test_tangent_against_autograd(fitted, eps):
-    """θ'(ε) = −(∇²L_{w(ε)})⁻¹ ∇ℓ_j / n with w_j = ε (SCIENCE.md §2), at θ̂ and at θ^s."""
+    """θ'(ε) = −(∇²L_{w(ε)})⁻¹ ∇ℓ_j / n with w_j = ε (docs/science.md §2), at θ̂ and at θ^s."""
     model, x, y, theta_s, theta_hat = fitted
     j, n = 6, len(x)
     o = Oracle(model, x, y)
@@ -367,7 +367,7 @@ def test_indefinite_hessian_is_flagged_and_pseudo_inverse_used():
 
 
 def test_linear_model_if_against_closed_form():
-    """OLS (feature model, κ = 0): Δθ_IF = −(XᵀX)⁻¹ x_j e_j (SCIENCE.md §6) and one Newton step is exact."""
+    """OLS (feature model, κ = 0): Δθ_IF = −(XᵀX)⁻¹ x_j e_j (docs/science.md §6) and one Newton step is exact."""
     rng = np.random.default_rng(8)
     model = LinearFeatures(2)
     x = rng.uniform(-1, 1, 15)

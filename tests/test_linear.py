@@ -1,4 +1,4 @@
-"""Linear models, the exact cases (SCIENCE.md §6), against independent computations: statsmodels'
+"""Linear models, the exact cases (docs/science.md §6), against independent computations: statsmodels'
 OLSInfluence, brute-force refits with the point removed, the model's own loss/gradient/Hessian code, torch
 autograd Jacobians, and a tight numerical integration of the gradient flow (§4, eq. 0.10)."""
 
@@ -43,7 +43,7 @@ def _design(kind: str, n: int, p: int, seed: int):
 
 
 def _brute_loo(X, y, j, kappa):
-    """Minimiser of L_{−j}(θ) = (1/n) Σ_{i≠j} ½ (x_iᵀθ − y_i)² + (κ/2)‖θ‖², n the full count (SCIENCE.md §1)."""
+    """Minimiser of L_{−j}(θ) = (1/n) Σ_{i≠j} ½ (x_iᵀθ − y_i)² + (κ/2)‖θ‖², n the full count (docs/science.md §1)."""
     n, p = X.shape
     keep = np.arange(n) != j
     Xk, yk = X[keep], y[keep]
@@ -156,7 +156,7 @@ def test_loo_change_is_if_change_over_one_minus_leverage(kappa):
 
 @pytest.mark.parametrize("kappa", [0.0, 1e-3, 0.1])
 def test_if_and_newton_match_model_hessian_definitions(kappa):
-    """Δθ_IF = (1/n) H⁻¹ g_j and θ_Nt = θ̂ − (∇²L_{−j})⁻¹∇L_{−j}(θ̂) (SCIENCE.md §3), with H, g, ∇L from
+    """Δθ_IF = (1/n) H⁻¹ g_j and θ_Nt = θ̂ − (∇²L_{−j})⁻¹∇L_{−j}(θ̂) (docs/science.md §3), with H, g, ∇L from
     core/model.py's LinearFeatures rather than the closed forms."""
     rng = np.random.default_rng(2)
     model = LinearFeatures(3)
@@ -431,7 +431,7 @@ def _integrate(rhs, theta0, ts):
 
 
 def test_linear_flow_matches_gradient_flow_of_ols_loss():
-    """dθ/dt = −∇L(θ) with the model's own gradient, H = XᵀX/n + κI, θ̂ = its minimiser (SCIENCE.md §4)."""
+    """dθ/dt = −∇L(θ) with the model's own gradient, H = XᵀX/n + κI, θ̂ = its minimiser (docs/science.md §4)."""
     rng = np.random.default_rng(8)
     model = LinearFeatures(2)
     x = rng.uniform(-1.5, 1.5, size=20)

@@ -1,4 +1,4 @@
-"""The batched analytic model against torch autograd on an equivalent nn.Sequential (SCIENCE.md §1)."""
+"""The batched analytic model against torch autograd on an equivalent nn.Sequential (docs/science.md §1)."""
 
 import numpy as np
 import pytest
@@ -77,7 +77,7 @@ def test_per_example_grads_and_unweighted_defaults():
     G = model.per_example_grads(theta, x, y)[0]
     # the mean of per-example gradients is the gradient of the unweighted loss without weight decay
     np.testing.assert_allclose(G.mean(axis=0), model.grad(theta, x, y)[0], atol=1e-14)
-    # weight w_j = 0 removes exactly z_j's term while keeping 1/n (SCIENCE.md §1)
+    # weight w_j = 0 removes exactly z_j's term while keeping 1/n (docs/science.md §1)
     w = np.ones(6)
     w[2] = 0.0
     np.testing.assert_allclose(model.grad(theta, x, y, w)[0], (G.sum(axis=0) - G[2]) / 6, atol=1e-14)

@@ -1,4 +1,4 @@
-"""ε-path, cold path and homotopy (SCIENCE.md §2, §4) against independent computations."""
+"""ε-path, cold path and homotopy (docs/science.md §2, §4) against independent computations."""
 
 import numpy as np
 import pytest
@@ -163,3 +163,25 @@ def test_continuation_reports_a_fold_instead_of_jumping_branches():
     ]
     assert eigs[1] < eigs[0] / 10
     assert np.isnan(path.theta[0, k + 1 :]).all()
+
+
+def test_the_eps_path_starts_at_the_theta_hat_the_rest_of_the_app_uses():
+    """A θ̂ that is not stationary is refused with its own ‖∇L(θ̂)‖ (the number the training panel shows), and
+    θ(1) is θ̂ itself — never a stationary point Newton found somewhere else."""
+    from core.paths import continuation_path
+    from core.problem import default_problem, fit
+    from core.progress import drive
+
+    problem = default_problem()
+    f = fit(problem)
+    x, y, w = problem.data.x, problem.data.y, problem.weights()
+    bad = f.theta_hat + 0.05  # far from stationary
+    _, g = problem.model.loss_and_grad(bad, x, y, w, problem.kappa)
+    gn = float(np.linalg.norm(g[0]))
+    path = drive(continuation_path(problem.model, bad, x, y, w, problem.kappa, [3], n_points=5))
+    assert path.reached[0] == -1
+    assert f"‖∇L(θ̂)‖ = {gn:.2e}" in path.messages[0]
+    np.testing.assert_array_equal(path.theta[0, 0], bad)
+    good = drive(continuation_path(problem.model, f.theta_hat, x, y, w, problem.kappa, [3], n_points=5))
+    assert good.reached[0] == 4
+    assert np.linalg.norm(good.theta[0, 0] - f.theta_hat) < 1e-8

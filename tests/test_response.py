@@ -1,4 +1,4 @@
-"""Response functions and the error decomposition (SCIENCE.md §3, Bae et al. 2022) against independent
+"""Response functions and the error decomposition (docs/science.md §3, Bae et al. 2022) against independent
 computations: brute-force torch.optim.SGD retraining, torch autograd gradients of each response's objective,
 finite differences of PBRF solutions in ε, and closed forms for the solvers' errors."""
 
@@ -48,7 +48,7 @@ def fitted():
 
 
 class Oracle:
-    """The objectives of SCIENCE.md §3 written directly in torch on the equivalent nn.Sequential."""
+    """The objectives of docs/science.md §3 written directly in torch on the equivalent nn.Sequential."""
 
     def __init__(self, model, x, y, kappa=KAPPA):
         self.net = model.to_torch_sequential(np.zeros(model.n_params))
@@ -367,7 +367,7 @@ def test_early_stopped_model_reports_what_is_undefined(all_estimates):
 
 def test_linear_model_deletion_against_closed_form_ols():
     """A feature model with κ = 0 (OLS): the polished cold LOO, the warm LOO and the Newton estimate all equal
-    the least-squares fit without z_j (numpy lstsq), and the IF is θ̂ − (XᵀX)⁻¹ x_j e_j (SCIENCE.md §6)."""
+    the least-squares fit without z_j (numpy lstsq), and the IF is θ̂ − (XᵀX)⁻¹ x_j e_j (docs/science.md §6)."""
     from core.model import LinearFeatures
 
     rng = np.random.default_rng(11)

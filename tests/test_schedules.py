@@ -1,4 +1,4 @@
-"""Deletion schedules and their flows (SCIENCE.md §4) against independent computations: matrix exponentials
+"""Deletion schedules and their flows (docs/science.md §4) against independent computations: matrix exponentials
 (scipy.linalg.expm), GD's exact discrete recursion (matrix powers), segment-by-segment training with
 core.train, torch autograd, and the notes' H = I analysis derived by hand."""
 

@@ -1,4 +1,4 @@
-"""Retrain / D2D / R2D (SCIENCE.md §5) against independent runs of core.train, Newton's LOO solve and torch."""
+"""Retrain / D2D / R2D (docs/science.md §5) against independent runs of core.train, Newton's LOO solve and torch."""
 
 import numpy as np
 import pytest

@@ -1,4 +1,4 @@
-"""The Attribution panel (issue 6; SCIENCE.md §3, §6, §7): every training point's influence by every method, side
+"""The Attribution panel: every training point's influence by every method, side
 by side with exact leave-one-out.
 
 - The table: one row per point (index, x, y, [corrupted], a soft weight, then one column per method of core's

@@ -54,7 +54,7 @@ def eps_color(eps: float, alpha: int = 255):
 
 
 def param_label(names: list[str], k: int) -> str:
-    """Axis text for parameter k: θ_k and its name in the layout (SCIENCE.md §1), e.g. θ₀ = W1[0,0]."""
+    """Axis text for parameter k: θ_k and its name in the layout (docs/science.md §1), e.g. θ₀ = W1[0,0]."""
     name = names[k] if 0 <= k < len(names) else "?"
     return f"θ<sub>{k}</sub> = {name}"
 

@@ -1,4 +1,4 @@
-"""The error-decomposition panel (SCIENCE.md §3; Bae et al. 2022, Figure 1; the notes' Figure 1).
+"""The error-decomposition panel (docs/science.md §3; Bae et al. 2022, Figure 1; the notes' Figure 1).
 
 Bars: the five gaps between consecutive estimates of the deleted model — warm-start (LOO cold ↔ LOO warm),
 proximity (LOO warm ↔ proximal), non-convergence (proximal ↔ PBRF), linearisation (PBRF ↔ linearised PBRF) and

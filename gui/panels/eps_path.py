@@ -1,4 +1,4 @@
-"""The ε-path panel (SCIENCE.md §2): θ(ε) as the deleted point's weight goes from 1 to 0.
+"""The ε-path panel (docs/science.md §2): θ(ε) as the deleted point's weight goes from 1 to 0.
 
 Left: every parameter against ε — the continuation path (solid; the stationary branch followed from θ̂, each
 point converged to ‖∇L‖ ≤ 1e-10) and the cold path θ(T, ε) (markers; trained from θ_0 for each ε), with the

@@ -1,4 +1,4 @@
-"""The homotopy panel (SCIENCE.md §4): gradient flow θ(t, ε) with the deleted point weighted by ε, from the same
+"""The homotopy panel (docs/science.md §4): gradient flow θ(t, ε) with the deleted point weighted by ε, from the same
 θ_0 for every ε (the notes' Figure 2).
 
 Left: a heatmap over (t, ε) of a chosen scalar — the loss on z_j, the distance to θ*_{−j} (= θ(∞, 0), the ε = 0

@@ -1,4 +1,4 @@
-"""The Schedules panel (SCIENCE.md §4, notes eqs. 0.9–0.12, Figure 4): delete a point *during* training.
+"""The Schedules panel (docs/science.md §4, notes eqs. 0.9–0.12, Figure 4): delete a point *during* training.
 
 The deleted point's weight follows a schedule ε(t) (1 until the deletion request at s, 0 from T on); the gradient
 flow dθ/dt = −∇L_{w(ε(t))}(θ) ends at θ(T), and the criterion 𝓔(ε) = ½‖θ(T) − θ*₋ⱼ‖² (and its function-space twin

@@ -215,12 +215,26 @@ class TrainingPanel(QWidget):
         self.readout.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.readout.setToolTip("Step, loss L_w and gradient norm ‖∇L_w‖ of the current parameters")
 
+        # what went wrong with the last training and what to change (a diverged run offers a smaller η)
+        self.advice = QLabel("")
+        self.advice.setObjectName("trainingAdvice")
+        self.advice.setWordWrap(True)
+        self.advice.setStyleSheet("color: #b00020;")
+        self.advice.hide()
+        self.remedy_btn = QPushButton("")
+        self.remedy_btn.setObjectName("trainingRemedy")
+        self.remedy_btn.hide()
+        self.remedy_btn.clicked.connect(self._apply_remedy)
+        self._remedy_lr: float | None = None
+
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
         layout.addWidget(model_box)
         layout.addWidget(train_box)
         layout.addWidget(self.error)
         layout.addLayout(buttons)
+        layout.addWidget(self.advice)
+        layout.addWidget(self.remedy_btn)
         layout.addWidget(self.loss_plot, 1)
         layout.addWidget(fixed_height_box(self.readout, 3))
 
@@ -388,11 +402,30 @@ class TrainingPanel(QWidget):
             if fit.extra.get("restored")
             else f"<b>Trained</b>: {fit.extra.get('steps_taken', '?')} steps{polished}"
         )
+        if fit.extra.get("diverged"):
+            status = "<span style='color:#b00020'>diverged</span>"
         self.readout.setText(
             f"{how}<br>"
             f"L<sub>w</sub> = {fmt(fit.loss)} · ‖∇L<sub>w</sub>‖ = {fmt(fit.grad_norm)} · {status}{eig}"
         )
         self.readout.setToolTip(fit.message)
+        self._show_advice(fit)
+
+    def _show_advice(self, fit: FitRecord) -> None:
+        text, lr = training_advice(fit)
+        self.advice.setText(text)
+        self.advice.setVisible(bool(text))
+        self._remedy_lr = lr
+        self.remedy_btn.setVisible(lr is not None)
+        if lr is not None:
+            self.remedy_btn.setText(f"Use η = {lr:g} and retrain")
+
+    def _apply_remedy(self) -> None:
+        if self._remedy_lr is not None:
+            from dataclasses import replace
+
+            self.state.set_settings(replace(self.state.settings, lr=self._remedy_lr))
+            self.controller.train()
 
     def _update_buttons(self) -> None:
         running = self.controller.is_training()
@@ -400,3 +433,41 @@ class TrainingPanel(QWidget):
         self.start_btn.setEnabled(not running or paused)
         self.pause_btn.setEnabled(running and not paused)
         self.start_btn.setText("Resume" if paused else "Start")
+
+
+def training_advice(fit: FitRecord) -> tuple[str, float | None]:
+    """What the user should know about a finished training and, for a diverged one, the η to try."""
+    s = fit.settings
+    if fit.extra.get("diverged"):
+        at = fit.extra.get("diverged_at")
+        lr = fit.extra.get("suggested_lr")
+        step = f" at step {at}" if at is not None and at >= 0 else ""
+        try_lr = f" η = {lr:g} is below the stability bound 2/λ_max at θ_0." if lr else ""
+        return (
+            f"Training diverged{step} with η = {s.lr:g}: the loss became huge or not finite, so nothing is "
+            f"analysed on this model. Lower the learning rate.{try_lr}",
+            lr,
+        )
+    if s.converge and not fit.converged:
+        eig = (
+            None
+            if fit.min_eigenvalues is None or not len(fit.min_eigenvalues)
+            else float(fit.min_eigenvalues[0])
+        )
+        causes = []
+        if eig is not None and eig < 0:
+            causes.append(
+                f"the Hessian has a negative eigenvalue (λ_min = {eig:.2g}): the polish stopped near a saddle — "
+                "more steps T, a larger weight decay κ or another init seed usually lead to a minimum"
+            )
+        elif eig is not None and eig < 1e-8:
+            causes.append(
+                f"the Hessian is nearly singular (λ_min = {eig:.2g}): a flat direction — a larger weight decay κ "
+                "makes the minimum unique; the analysis uses the damping λ"
+            )
+        if fit.grad_norm > 1e-3:
+            causes.append(f"‖∇L‖ = {fit.grad_norm:.2g} is far from 0: give more steps T or a larger η")
+        if not causes:
+            causes.append("more steps T or a larger weight decay κ usually help")
+        return "Not converged: " + "; ".join(causes) + ".", None
+    return "", None

@@ -1,4 +1,4 @@
-"""The Unlearning panel (SCIENCE.md §5): retrain vs Descend-to-Delete vs Rewind-to-Delete.
+"""The Unlearning panel (docs/science.md §5): retrain vs Descend-to-Delete vs Rewind-to-Delete.
 
 After T steps of full-batch gradient descent from θ₀ on all the points, the deleted point z_j is unlearned by
 
