@@ -626,6 +626,50 @@ def _add_train_args(p):
 register("train", "train the model on the data and report θ̂ (JSON with --json)", _add_train_args, cmd_train)
 
 
+#: The desktop app's options (refused with a subcommand by :func:`check_global_options`).
+GUI_OPTIONS: tuple[tuple[str, dict], ...] = (
+    ("--screenshot", dict(metavar="OUT.png", help="GUI: open, compute, save a screenshot, exit")),
+    ("--session", dict(metavar="FILE", help="GUI: open this session file")),
+    ("--delete", dict(type=int, metavar="J", help="GUI: delete point J (0-based) after training")),
+    ("--panel", dict(metavar="NAME", help="GUI: show this panel (for --screenshot and --export-figures)")),
+    (
+        "--export-figures",
+        dict(
+            metavar="DIR",
+            help="GUI, headless: open, compute, write what File → Export figures writes into DIR, exit",
+        ),
+    ),
+    ("--overwrite", dict(action="store_true", help="GUI: let --export-figures replace files already in DIR")),
+    (
+        "--window-size",
+        dict(
+            metavar="WxH",
+            help="GUI: window size in pixels for --screenshot and --export-figures (default: 1400x900)",
+        ),
+    ),
+    (
+        "--figure-width",
+        dict(
+            type=float,
+            metavar="IN",
+            help="GUI: width of exported PDF/SVG figures in inches (default: 3.5, one paper column; 7 for a wide plot)",
+        ),
+    ),
+    (
+        "--figure-height",
+        dict(
+            type=float,
+            metavar="IN",
+            help="GUI: height of exported PDF/SVG figures in inches (default: from the plot's aspect on screen)",
+        ),
+    ),
+    (
+        "--figure-font",
+        dict(type=float, metavar="PT", help="GUI: font size of exported PDF/SVG figures (default: 8)"),
+    ),
+)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = ArgumentParser(
         prog="influence-lab",
@@ -634,45 +678,8 @@ def build_parser() -> argparse.ArgumentParser:
             "Without a subcommand the desktop app opens on the default data."
         ),
     )
-    parser.add_argument("--screenshot", metavar="OUT.png", help="GUI: open, compute, save a screenshot, exit")
-    parser.add_argument("--session", metavar="FILE", help="GUI: open this session file")
-    parser.add_argument(
-        "--delete", type=int, metavar="J", help="GUI: delete point J (0-based) after training"
-    )
-    parser.add_argument(
-        "--panel", metavar="NAME", help="GUI: show this panel (for --screenshot and --export-figures)"
-    )
-    parser.add_argument(
-        "--export-figures",
-        metavar="DIR",
-        help="GUI, headless: open, compute, write what File → Export figures writes into DIR, exit",
-    )
-    parser.add_argument(
-        "--overwrite", action="store_true", help="GUI: let --export-figures replace files already in DIR"
-    )
-    parser.add_argument(
-        "--window-size",
-        metavar="WxH",
-        help="GUI: window size in pixels for --screenshot and --export-figures (default: 1400x900)",
-    )
-    parser.add_argument(
-        "--figure-width",
-        type=float,
-        metavar="IN",
-        help="GUI: width of exported PDF/SVG figures in inches (default: 3.5, one paper column; 7 for a wide plot)",
-    )
-    parser.add_argument(
-        "--figure-height",
-        type=float,
-        metavar="IN",
-        help="GUI: height of exported PDF/SVG figures in inches (default: from the plot's aspect on screen)",
-    )
-    parser.add_argument(
-        "--figure-font",
-        type=float,
-        metavar="PT",
-        help="GUI: font size of exported PDF/SVG figures (default: 8)",
-    )
+    for flag, kwargs in GUI_OPTIONS:
+        parser.add_argument(flag, **kwargs)
     sub = parser.add_subparsers(dest="command", metavar="SUBCOMMAND")
     for name, (help_text, add_args, _) in SUBCOMMANDS.items():
         add_args(sub.add_parser(name, help=help_text, description=help_text))
@@ -691,18 +698,10 @@ DELETING = ("analyze", "schedules", "unlearn")
 def check_global_options(args: argparse.Namespace) -> None:
     """Refuse the desktop app's options with a subcommand (they would be silently ignored)."""
     given = [
-        o
-        for o, v in (
-            ("--screenshot", args.screenshot),
-            ("--session", args.session),
-            ("--panel", args.panel),
-            ("--export-figures", args.export_figures),
-            ("--window-size", args.window_size),
-            ("--figure-width", args.figure_width),
-            ("--figure-height", args.figure_height),
-            ("--figure-font", args.figure_font),
-        )
-        if v is not None
+        flag
+        for flag, _ in GUI_OPTIONS
+        if flag != "--delete"  # the deleting subcommands have their own --delete
+        and getattr(args, flag[2:].replace("-", "_"), None) not in (None, False)
     ]
     if given:
         raise CliError(

@@ -547,7 +547,7 @@ def user_message(exc: BaseException) -> str:
     the fix); for anything else, what failed in words and where the details are — never a class name."""
     text = str(exc).strip()
     if isinstance(exc, ValueError) and text:
-        return text[0].upper() + text[1:]
+        return text
     if isinstance(exc, MemoryError):
         return (
             "Out of memory: the problem is too large for this machine; use fewer points or a smaller model."

@@ -19,6 +19,14 @@ from gui.export import ExportError, export_csv, export_figure, pdf_bytes, plot_t
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def run_app(*args: str, env: dict | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
+    """``python app.py ARGS`` from the repository root (offscreen unless ``env`` says otherwise)."""
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen") if env is None else env
+    return subprocess.run(
+        [sys.executable, "app.py", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout
+    )
+
+
 @pytest.fixture(params=["fit", "loss"])
 def plot(request, trained_window):
     w = trained_window
@@ -81,15 +89,7 @@ def test_export_menu_entries_exist(trained_window):
 
 def test_screenshot_command(tmp_path):
     out = tmp_path / "shot.png"
-    env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
-    proc = subprocess.run(
-        [sys.executable, "app.py", "--screenshot", str(out), "--delete", "3"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    proc = run_app("--screenshot", str(out), "--delete", "3")
     assert proc.returncode == 0, proc.stderr
     img = QImage(str(out))
     assert not img.isNull() and img.width() >= 1000 and img.height() >= 600
@@ -101,8 +101,8 @@ def test_export_figures_command_writes_what_the_menu_writes(tmp_path):
     out = tmp_path / "figs"
     env = {k: v for k, v in os.environ.items() if k != "QT_QPA_PLATFORM"}
     env["INFLUENCE_LAB_CONFIG_DIR"] = str(tmp_path / "config")
-    cmd = [sys.executable, "app.py", "--export-figures", str(out), "--delete", "3", "--figure-width", "3"]
-    proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=180)
+    cmd = ["--export-figures", str(out), "--delete", "3", "--figure-width", "3"]
+    proc = run_app(*cmd, env=env, timeout=180)
     assert proc.returncode == 0, proc.stderr
     names = {"data-and-fit", "training-loss", "eps-path-parameters", "eps-path-plane", "homotopy-heatmap"}
     names |= {"homotopy-curves", "homotopy-trajectories", "error-decomposition"}
@@ -113,7 +113,7 @@ def test_export_figures_command_writes_what_the_menu_writes(tmp_path):
 
     meta = json.loads((out / "settings.json").read_text())
     assert meta["analysis"]["deleted"] == 3 and meta["figure_size"]["width_in"] == 3.0
-    again = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    again = run_app(*cmd, env=env, timeout=60)
     assert again.returncode == 2 and "--overwrite" in again.stderr and "Traceback" not in again.stderr
 
 
@@ -125,13 +125,6 @@ def test_lab_file_opens_a_points_file(tmp_path):
     pts.write_text("# from a logger\nx\ty\n-1\t0.5\n0\t1.5\n1\t0.25\n2\t1\n")
     dump = tmp_path / "session.json"
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen", INFLUENCE_LAB_DUMP_SESSION=str(dump))
-    proc = subprocess.run(
-        [sys.executable, "app.py", str(pts), "--screenshot", str(tmp_path / "s.png")],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    proc = run_app(str(pts), "--screenshot", str(tmp_path / "s.png"), env=env)
     assert proc.returncode == 0, proc.stderr
     assert json.loads(dump.read_text())["data"]["x"] == [-1.0, 0.0, 1.0, 2.0]

@@ -7,7 +7,7 @@ import pytest
 from gui_fixtures import *  # noqa: F403
 from gui_fixtures import TIMEOUT_MS, click_data, data_to_view, wait_analysis, wait_idle
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QInputDialog, QMessageBox
+from PySide6.QtWidgets import QApplication, QInputDialog, QMessageBox
 
 from gui.jobs import live_threads
 from gui.tasks import steps_per_yield
@@ -491,5 +491,35 @@ def test_divergence_is_said_with_a_remedy_and_nothing_is_analysed_on_it(qtbot, t
     assert w.state.settings.lr == fit.extra["suggested_lr"]
     assert not w.state.fit.extra["diverged"] and not panel.remedy_btn.isVisible()
     # a failed job's message never shows an exception class name
-    assert user_message(ValueError("the damping must be positive")) == "The damping must be positive"
+    assert user_message(ValueError("the damping must be positive")) == "the damping must be positive"
     assert "KeyError" not in user_message(KeyError("theta")) and "bug" in user_message(KeyError("theta"))
+
+
+def test_a_wild_estimate_does_not_rescale_the_view_and_is_named(qtbot, trained_window):
+    """An estimate far off (a Newton step at y ≈ 280) is drawn clipped and named; the view keeps framing the
+    data; a dragged point stays inside the view; adding points does not rescale it."""
+    from dataclasses import replace
+
+    w = trained_window
+    fv = w.fit_view
+    w.state.delete_point(7)
+    w.state.select(7)
+    wait_analysis(qtbot, w)
+    before = fv.viewbox.viewRange()
+    rec = w.state.analysis.estimates
+    wild = replace(rec, curves={**rec.curves, "newton": rec.curves["newton"] + 280.0})
+    fv.show_estimates(wild)
+    QApplication.processEvents()
+    assert fv.viewbox.viewRange() == before
+    assert "Newton step (y from" in fv.off_view_note.toPlainText()
+    fv.show_estimates(rec)
+    assert fv.off_view_note.toPlainText() == ""
+    fv._on_drag_started(3)
+    fv._on_drag_moved(3, 0.0, 1e6)
+    fv._on_drag_finished(3)
+    (_, _), (y0, y1) = fv.viewbox.viewRange()
+    assert y0 <= w.state.data.y[3] <= y1
+    for k in range(5):
+        w.state.add_point(-1.0 + 0.3 * k, 3.0)  # above the data: the view does not move between additions
+        assert fv.viewbox.viewRange() == before
+    wait_idle(qtbot, w)

@@ -298,6 +298,11 @@ class FitView(QWidget):
         self.plot.setToolTip("")
         self.setToolTip("")
         self.export_actions = install_export_actions(self.plot, "data-and-fit", self.table)
+        # names the estimates that leave the view (it is not rescaled for them), top left, in pixels
+        self.off_view_note = pg.TextItem("", color="#b00020", anchor=(0, 0))
+        self.off_view_note.setParentItem(self.viewbox)
+        self.off_view_note.setPos(4, 2)
+        self.viewbox.sigYRangeChanged.connect(self._say_off_view)
 
         vb = self.viewbox
         vb.pointClicked.connect(self._on_point_clicked)
@@ -395,7 +400,8 @@ class FitView(QWidget):
         self.analysis_legend.setVisible(bool(items))
 
     def show_estimates(self, rec) -> None:
-        """Draw the estimates of the model without z_j (a gui.analysis.EstimatesRecord, or None to clear)."""
+        """Draw the estimates of the model without z_j (a gui.analysis.EstimatesRecord, or None to clear). The
+        view is not rescaled for them: an estimate that leaves it far is drawn clipped and named in the plot."""
         self._estimates = rec
         for name, curve in self.estimate_curves.items():
             if rec is None:
@@ -403,6 +409,29 @@ class FitView(QWidget):
             else:
                 curve.setData(rec.grid, rec.curves[name], skipFiniteCheck=True)
         self._update_analysis_legend()
+        self._say_off_view()
+
+    def off_view_estimates(self) -> list[str]:
+        """The estimates whose curve leaves the current y-range by more than half its height, as
+        "name (y from a to b)"."""
+        rec = self._estimates
+        if rec is None:
+            return []
+        (_x0, _x1), (y0, y1) = self.viewbox.viewRange()
+        margin = 0.5 * (y1 - y0)
+        out = []
+        for name, label in OVERLAY_ESTIMATES.items():
+            ys = np.asarray(rec.curves.get(name, []), dtype=float)
+            ys = ys[np.isfinite(ys)]
+            if ys.size and (ys.min() < y0 - margin or ys.max() > y1 + margin):
+                out.append(f"{label} (y from {ys.min():.3g} to {ys.max():.3g})")
+        return out
+
+    def _say_off_view(self, *_) -> None:
+        off = self.off_view_estimates()
+        text = ("off the view, drawn clipped: " + "; ".join(off)) if off else ""
+        if text != self.off_view_note.toPlainText():
+            self.off_view_note.setText(text)
 
     def show_eps_frame(self, rec, k: int) -> None:
         """Draw f(θ(ε); x) of the ε-path record ``rec`` at index k (k < 0 or rec None: hide it)."""
@@ -583,6 +612,10 @@ class FitView(QWidget):
 
     def _on_drag_moved(self, i: int, x: float, y: float) -> None:
         if self._drag_id is not None:
+            # a dragged point stays inside the view (the view never rescales under the mouse)
+            (x0, x1), (y0, y1) = self.viewbox.viewRange()
+            x = min(max(x, x0), x1)
+            y = min(max(y, y0), y1)
             self.state.move_point(i, x, y, drag_id=self._drag_id)
 
     def _on_drag_finished(self, i: int) -> None:
