@@ -108,7 +108,8 @@ def _normalise_teacher(teacher: Any, where: str) -> dict:
     """Check a teacher description and return it as a fresh dict of plain JSON types.
 
     ``{"kind": "mlp", "layers": [1, h.., 1], "activation": <tanh|relu|softplus|sigmoid|identity>, "theta": [...]}``
-    or ``{"kind": "function", "name": <sine|linear>, <its parameters>: numbers}``.
+    or ``{"kind": "function", "name": <sine|linear>, <its parameters>: numbers}``
+    or ``{"kind": "curve", "x": [increasing numbers], "y": [numbers]}`` (a sketched function, linear in between).
     """
     fix = "Fix or remove the teacher description."
 
@@ -153,8 +154,20 @@ def _normalise_teacher(teacher: Any, where: str) -> dict:
         if missing:
             bad(f"{name} needs {', '.join(params)}; missing {', '.join(missing)}")
         result = {"kind": "function", "name": name, **{p: _number(teacher[p], p, where) for p in params}}
+    elif kind == "curve":  # a sketched function (core.strokes), linear between its samples
+        expected = {"kind", "x", "y"}
+        cx, cy = teacher.get("x"), teacher.get("y")
+        if not isinstance(cx, (list, tuple, np.ndarray)) or not isinstance(cy, (list, tuple, np.ndarray)):
+            bad('"x" and "y" must be lists of numbers')
+        if len(cx) != len(cy) or not 2 <= len(cx) <= MAX_POINTS:
+            bad(f'"x" and "y" must have the same length, 2 to {MAX_POINTS}')
+        xs = [_number(v, f'"x" entry {i + 1}', where) for i, v in enumerate(cx)]
+        ys = [_number(v, f'"y" entry {i + 1}', where) for i, v in enumerate(cy)]
+        if any(b <= a for a, b in zip(xs[:-1], xs[1:], strict=True)):
+            bad('"x" must increase strictly')
+        result = {"kind": "curve", "x": xs, "y": ys}
     else:
-        bad(f'"kind" is {_show(kind)}; choose "mlp" or "function"')
+        bad(f'"kind" is {_show(kind)}; choose "mlp", "function" or "curve"')
     unknown = [k for k in teacher if k not in expected]
     if unknown:
         bad(f"unknown key(s) {_list_names(unknown)}")
@@ -173,6 +186,9 @@ def _teacher_function(teacher: dict) -> Callable[[np.ndarray], np.ndarray]:
             return model.predict(theta, x.reshape(-1))[0].reshape(x.shape)
 
         return mlp
+    if teacher["kind"] == "curve":
+        cx, cy = np.asarray(teacher["x"]), np.asarray(teacher["y"])
+        return lambda x: np.interp(np.asarray(x, dtype=np.float64), cx, cy)
     params, fn = _FUNCTIONS[teacher["name"]]
     return lambda x: fn(x, **{p: teacher[p] for p in params})
 

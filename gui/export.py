@@ -338,6 +338,8 @@ def install_export_actions(
         menu.insertAction(first, a)
     menu.insertSeparator(first)
     widget._export_actions = actions  # keep them alive with the widget
+    # pyqtgraph's own "Export..." (its export dialog) would be a second, different export entry in the menu
+    widget.scene().contextMenu = []
     return actions
 
 

@@ -612,7 +612,7 @@ class MainWindow(QMainWindow):
         self.view_menu.addAction(self.act_fit_range)
         self.view_menu.addAction(self.act_play)
         self.view_menu.addSeparator()
-        for dock in (self.training_dock, self.eps_dock, self.homotopy_dock, self.decomposition_dock):
+        for dock in self.findChildren(QDockWidget):  # every panel, in the order they were added
             self.view_menu.addAction(dock.toggleViewAction())
         self.view_menu.addSeparator()
         self.view_menu.addAction(self.act_reset_layout)

@@ -239,6 +239,29 @@ class LabState(QObject):
         self.undo_stack.push(_AddPoint(self, float(x), float(y)))
         return self._data.n - 1
 
+    def add_points(self, xs, ys, text: str) -> None:
+        """Add many points as one undo step (a brush stroke)."""
+        self.undo_stack.beginMacro(text)
+        try:
+            for x, y in zip(np.asarray(xs, float), np.asarray(ys, float), strict=True):
+                self.undo_stack.push(_AddPoint(self, float(x), float(y)))
+        finally:
+            self.undo_stack.endMacro()
+
+    def set_weights(self, indices, w: float, text: str) -> None:
+        """Set the weight of many points as one undo step (a lasso)."""
+        w = float(w)
+        if not (0.0 <= w <= 1.0):
+            raise ValueError(f"a weight must lie in [0, 1], got {w:g}")
+        self.undo_stack.beginMacro(text)
+        try:
+            for i in indices:
+                self._check_index(int(i))
+                if self._data.weight[int(i)] != w:
+                    self.undo_stack.push(_SetWeight(self, int(i), w, text))
+        finally:
+            self.undo_stack.endMacro()
+
     def move_point(self, i: int, x: float, y: float, drag_id: int | None = None) -> None:
         """Move point i; consecutive moves with the same ``drag_id`` merge into one undo step."""
         self._check_index(i)

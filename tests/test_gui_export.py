@@ -128,3 +128,10 @@ def test_lab_file_opens_a_points_file(tmp_path):
     proc = run_app(str(pts), "--screenshot", str(tmp_path / "s.png"), env=env)
     assert proc.returncode == 0, proc.stderr
     assert json.loads(dump.read_text())["data"]["x"] == [-1.0, 0.0, 1.0, 2.0]
+
+
+def test_the_context_menu_has_one_export(trained_window):
+    plot = trained_window.fit_view.plot
+    vb_texts = [a.text() for a in trained_window.fit_view.viewbox.menu.actions()]
+    assert vb_texts.count("Export plot…") == 1
+    assert plot.scene().contextMenu == []  # no second "Export..." from pyqtgraph's scene

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from gui_fixtures import *  # noqa: F403
 from gui_fixtures import TIMEOUT_MS, click_data, data_to_view, wait_analysis, wait_idle
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QPointF, Qt
 from PySide6.QtWidgets import QApplication, QInputDialog, QMessageBox
 
 from gui.jobs import live_threads
@@ -523,3 +523,106 @@ def test_a_wild_estimate_does_not_rescale_the_view_and_is_named(qtbot, trained_w
         w.state.add_point(-1.0 + 0.3 * k, 3.0)  # above the data: the view does not move between additions
         assert fv.viewbox.viewRange() == before
     wait_idle(qtbot, w)
+
+
+def test_the_view_menu_lists_every_panel(trained_window):
+    from PySide6.QtWidgets import QDockWidget
+
+    w = trained_window
+    listed = {a.text() for a in w.view_menu.actions()}
+    for dock in w.findChildren(QDockWidget):
+        assert dock.toggleViewAction().text() in listed, dock.windowTitle()
+    assert len(w.findChildren(QDockWidget)) >= 7
+
+
+def test_a_restored_model_says_so_without_the_trained_label_on_top(qtbot, trained_window):
+    from pathlib import Path
+
+    w = trained_window
+    example = Path(__file__).resolve().parents[1] / "resources" / "examples" / "figure3_eps_path.json"
+    assert w.open_session(example)
+    wait_idle(qtbot, w)
+    panel = w.training_panel
+    assert "no training history" in panel.no_history.toPlainText()
+    assert not panel.final_line.label.isVisible()
+
+
+class _FakeDrag:
+    """What pyqtgraph hands ViewBox.mouseDragEvent, for a left-button drag through scene points."""
+
+    def __init__(self, vb, points, k):
+        self.vb, self.points, self.k = vb, points, k
+
+    def button(self):
+        return Qt.MouseButton.LeftButton
+
+    def isStart(self):
+        return self.k == 0
+
+    def isFinish(self):
+        return self.k == len(self.points) - 1
+
+    def _local(self, i):
+        return self.vb.mapFromView(QPointF(*self.points[i]))
+
+    def buttonDownPos(self):
+        return self._local(0)
+
+    def pos(self):
+        return self._local(self.k)
+
+    def accept(self):
+        pass
+
+
+def _stroke(vb, points):
+    for k in range(len(points)):
+        vb.mouseDragEvent(_FakeDrag(vb, points, k))
+
+
+def test_pen_tools_brush_lasso_and_sketch_each_one_undo_step(qtbot, trained_window, monkeypatch):
+    fv = trained_window.fit_view
+    st = trained_window.state
+    vb = fv.viewbox
+    n0 = st.data.n
+    # brush: a horizontal stroke across half the view drops points every `spacing` of the view width
+    fv.set_tool("brush")
+    fv.noise_box.setValue(0.0)
+    fv.spacing_box.setValue(0.05)
+    (x0, x1), (y0, y1) = vb.viewRange()
+    width = x1 - x0
+    xs = np.linspace(x0 + 0.2 * width, x0 + 0.7 * width, 30)
+    _stroke(vb, [(x, 0.9 * y1) for x in xs])
+    added = st.data.n - n0
+    assert added == 11  # 0.5 of the view every 0.05 → 11 points
+    np.testing.assert_allclose(st.data.y[n0:], 0.9 * y1)
+    assert vb.viewRange()[0] == [x0, x1]  # the brush never pans
+    st.undo_stack.undo()
+    assert st.data.n == n0  # one undo step for the stroke
+    # lasso around the three leftmost points: delete them in one step
+    fv.set_tool("lasso")
+    order = np.argsort(st.data.x)[:3]
+    lx, hx = st.data.x[order].min() - 0.01, st.data.x[order].max() + 0.01
+    ly, hy = st.data.y[order].min() - 0.05, st.data.y[order].max() + 0.05
+    box = [(lx, ly), (hx, ly), (hx, hy), (lx, hy), (lx, ly)]
+    shown = []
+    monkeypatch.setattr(fv, "show_menu", lambda menu: shown.append([a.text() for a in menu.actions()]))
+    _stroke(vb, box)
+    assert shown and shown[0][0].startswith(f"{len(set(fv.lasso_indices(*zip(*box))))} point(s)")
+    inside = fv.lasso_indices(*np.array(box).T)
+    assert set(order) <= set(inside.tolist())
+    st.set_weights(inside, 0.0, "Delete")
+    assert np.all(st.data.weight[inside] == 0)
+    st.undo_stack.undo()
+    assert np.all(st.data.weight[inside] == 1)
+    # sketch: the points are replaced by n samples of the drawn function, which is the teacher
+    fv.set_tool("sketch")
+    fv.count_box.setValue(15)
+    curve = [(x, 0.5 * np.sin(3 * x)) for x in np.linspace(x0 + 0.1 * width, x1 - 0.1 * width, 40)]
+    _stroke(vb, curve)
+    assert st.data.n == 15 and st.data.teacher["kind"] == "curve"
+    np.testing.assert_allclose(st.data.y, st.data.teacher_curve(st.data.x))  # noise 0
+    st.undo_stack.undo()
+    assert st.data.n == n0
+    fv.set_tool("select")
+    wait_idle(qtbot, trained_window)

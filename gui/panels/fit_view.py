@@ -20,19 +20,23 @@ import itertools
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, Qt, Signal
-from PySide6.QtGui import QAction
+from PySide6.QtGui import QAction, QCursor
 from PySide6.QtWidgets import (
     QComboBox,
+    QDoubleSpinBox,
     QGraphicsLinearLayout,
     QHBoxLayout,
     QInputDialog,
     QLabel,
     QMenu,
     QSizePolicy,
+    QSpinBox,
     QVBoxLayout,
     QWidget,
 )
 
+from core.data import DataError
+from core.strokes import brush_points, points_in_polygon, sample_sketch
 from gui import style
 from gui.analysis import OVERLAY_ESTIMATES
 from gui.export import Table, install_export_actions
@@ -64,6 +68,28 @@ ESTIMATE_PENS = {
 }
 EPS_CURVE_COLOR = "#AA3377"
 
+#: The pen tools: what a left drag on the plot does.
+TOOLS = (
+    ("select", "select / move", "Click selects, a drag moves a point or pans the view"),
+    ("brush", "brush", "A drag drops points along the stroke (spacing and noise beside)"),
+    ("lasso", "lasso", "A drag encircles points: delete, restore or re-weight them"),
+    (
+        "sketch",
+        "sketch a function",
+        "A drag draws f; the points are replaced by n noisy samples of it (f is the teacher)",
+    ),
+)
+
+
+def _spin(lo: float, hi: float, value: float, decimals: int, tip: str) -> QDoubleSpinBox:
+    box = QDoubleSpinBox()
+    box.setRange(lo, hi)
+    box.setDecimals(decimals)
+    box.setSingleStep(10 ** -(decimals - 1) if decimals > 1 else 0.1)
+    box.setValue(value)
+    box.setToolTip(tip)
+    return box
+
 
 class PassiveScatter(pg.ScatterPlotItem):
     """A scatter that leaves every click to the ViewBox (which hit-tests all points in pixels)."""
@@ -82,12 +108,20 @@ class PointsViewBox(pg.ViewBox):
     dragMoved = Signal(int, float, float)
     dragFinished = Signal(int)
     hovered = Signal(object)  # index or None
+    strokeFinished = Signal(str, object, object)  # tool, xs, ys (data coordinates)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.xy = np.zeros((0, 2))
         self._drag_index: int | None = None
         self._hover_index: int | None = None
+        #: "select" (drag moves a point, else pans), or a pen tool whose drag draws a stroke: "brush", "lasso",
+        #: "sketch"
+        self.tool = "select"
+        self._stroke: list[tuple[float, float]] = []
+        self.stroke_curve = pg.PlotCurveItem(pen=pg.mkPen("#555555", width=1.5, style=Qt.PenStyle.DashLine))
+        self.stroke_curve.setZValue(50)
+        self.addItem(self.stroke_curve, ignoreBounds=True)
 
     def set_points(self, x: np.ndarray, y: np.ndarray) -> None:
         self.xy = np.column_stack([np.asarray(x, dtype=float), np.asarray(y, dtype=float)])
@@ -120,6 +154,23 @@ class PointsViewBox(pg.ViewBox):
         super().mouseClickEvent(ev)
 
     def mouseDragEvent(self, ev, axis=None):
+        if axis is None and ev.button() == Qt.MouseButton.LeftButton and self.tool != "select":
+            ev.accept()  # a pen stroke: never a pan
+            if ev.isStart():
+                p = self.mapToView(ev.buttonDownPos())
+                self._stroke = [(p.x(), p.y())]
+            p = self.mapToView(ev.pos())
+            self._stroke.append((p.x(), p.y()))
+            xs, ys = np.array(self._stroke).T
+            closed = self.tool == "lasso"
+            self.stroke_curve.setData(
+                np.r_[xs, xs[:1]] if closed else xs, np.r_[ys, ys[:1]] if closed else ys
+            )
+            if ev.isFinish():
+                self.stroke_curve.setData([], [])
+                self._stroke = []
+                self.strokeFinished.emit(self.tool, xs, ys)
+            return
         if axis is None and ev.button() == Qt.MouseButton.LeftButton:
             if ev.isStart():
                 hit = self.point_at(self.mapToView(ev.buttonDownPos()))
@@ -293,6 +344,7 @@ class FitView(QWidget):
         self.colour_range = QLabel("")
         self.colour_range.setStyleSheet("color: #555;")
         colour_row.addWidget(self.colour_range, 1)
+        self._build_tool_row(colour_row)
         layout.addLayout(colour_row)
         layout.addWidget(self.hint)
         self.plot.setToolTip("")
@@ -714,6 +766,101 @@ class FitView(QWidget):
                 continue
             rows += [[name, "", float(a), float(b), "", "", ""] for a, b in zip(xs, ys)]
         return ("series", "index", "x", "y", "weight", "fitted", "residual"), rows
+
+    # -- pen tools -------------------------------------------------------------------------------------------
+    def _build_tool_row(self, row: QHBoxLayout) -> None:
+        row.addWidget(QLabel("Pen"))
+        self.tool_combo = QComboBox()
+        for key, label, tip in TOOLS:
+            self.tool_combo.addItem(label, key)
+            self.tool_combo.setItemData(self.tool_combo.count() - 1, tip, Qt.ItemDataRole.ToolTipRole)
+        self.tool_combo.setToolTip("What a drag on the plot does (each stroke is one undo step)")
+        self.tool_combo.currentIndexChanged.connect(lambda _: self.set_tool(self.tool_combo.currentData()))
+        row.addWidget(self.tool_combo)
+        self.spacing_box = _spin(
+            0.005, 0.5, 0.03, 3, "Brush: a point every this fraction of the view along the stroke"
+        )
+        self.noise_box = _spin(0.0, 10.0, 0.05, 3, "Brush and sketch: noise std added to y")
+        self.count_box = QSpinBox()
+        self.count_box.setRange(2, 500)
+        self.count_box.setValue(20)
+        self.count_box.setToolTip("Sketch: the number of points sampled from the drawn function")
+        for label, box in (("spacing", self.spacing_box), ("noise", self.noise_box), ("n", self.count_box)):
+            row.addWidget(QLabel(label))
+            row.addWidget(box)
+        self.viewbox.strokeFinished.connect(self._on_stroke)
+
+    def set_tool(self, tool: str) -> None:
+        if tool not in {k for k, _, _ in TOOLS}:
+            raise ValueError(f"unknown pen tool {tool!r}")
+        self.viewbox.tool = tool
+        k = self.tool_combo.findData(tool)
+        if self.tool_combo.currentIndex() != k:
+            self.tool_combo.setCurrentIndex(k)
+
+    def _on_stroke(self, tool: str, xs, ys) -> None:
+        try:
+            if tool == "brush":
+                self.apply_brush(xs, ys)
+            elif tool == "lasso":
+                self.show_menu(self.lasso_menu(xs, ys))
+            elif tool == "sketch":
+                self.apply_sketch(xs, ys)
+        except DataError as exc:  # a stroke that makes no data (too many points, no x range): say why
+            window = self.window()
+            if hasattr(window, "statusBar"):
+                window.statusBar().showMessage(str(exc), 8000)
+
+    def show_menu(self, menu: QMenu) -> None:
+        """Pop a menu up at the pointer (modal until an entry is chosen or the menu closes)."""
+        menu.exec(QCursor.pos())
+
+    def _view_scale(self) -> tuple[float, float]:
+        (x0, x1), (y0, y1) = self.viewbox.viewRange()
+        return (x1 - x0, y1 - y0)
+
+    def apply_brush(self, xs, ys) -> int:
+        """Drop points along the stroke (core.strokes.brush_points), one undo step; returns how many."""
+        self._brush_seed = getattr(self, "_brush_seed", 0) + 1
+        px, py = brush_points(
+            xs, ys, self.spacing_box.value(), self.noise_box.value(), self._brush_seed, self._view_scale()
+        )
+        if px.size:
+            self.state.add_points(px, py, f"Brush: {px.size} points")
+        return int(px.size)
+
+    def lasso_indices(self, xs, ys) -> np.ndarray:
+        ds = self.state.data
+        return np.flatnonzero(points_in_polygon(ds.x, ds.y, xs, ys))
+
+    def lasso_menu(self, xs, ys) -> QMenu:
+        """What to do with the points inside the lasso: delete, restore or re-weight them (one undo step)."""
+        idx = self.lasso_indices(xs, ys)
+        menu = QMenu(self)
+        head = menu.addAction(f"{idx.size} point(s) inside the lasso")
+        head.setEnabled(False)
+        if idx.size:
+            menu.addAction(
+                f"Delete {idx.size}", lambda: self.state.set_weights(idx, 0.0, f"Delete {idx.size} points")
+            )
+            menu.addAction(
+                f"Restore {idx.size}", lambda: self.state.set_weights(idx, 1.0, f"Restore {idx.size} points")
+            )
+            menu.addAction(f"Set the weight of {idx.size}…", lambda: self._ask_weight(idx))
+        return menu
+
+    def _ask_weight(self, idx) -> None:
+        w, ok = QInputDialog.getDouble(
+            self, "Set weights", f"Weight of the {idx.size} points (0 to 1)", 0.5, 0, 1, 3
+        )
+        if ok:
+            self.state.set_weights(idx, w, f"Set the weight of {idx.size} points to {w:g}")
+
+    def apply_sketch(self, xs, ys) -> None:
+        """Replace the points by n noisy samples of the drawn function, which becomes the teacher (undoable)."""
+        self._sketch_seed = getattr(self, "_sketch_seed", 0) + 1
+        ds = sample_sketch(xs, ys, self.count_box.value(), self.noise_box.value(), self._sketch_seed)
+        self.state.set_dataset(ds, f"Sketch: {ds.n} points from a drawn function")
 
     def set_add_mode(self, on: bool) -> None:
         self.add_mode = bool(on)

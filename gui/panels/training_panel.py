@@ -384,6 +384,8 @@ class TrainingPanel(QWidget):
         self.no_history.setText(
             "no training history:\nthe trained θ came from the session file" if restored else ""
         )
+        # without a curve the dashed line's "trained" label would sit on the centred note
+        self.final_line.label.setVisible(not restored)
         if fit.loss > 0:
             self.final_line.setValue(math.log10(fit.loss))
             self.final_line.show()
