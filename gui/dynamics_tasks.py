@@ -452,6 +452,8 @@ class UnlearnRecord:
     theta_retrain: np.ndarray | None = None
     theta_T: np.ndarray | None = None
     seconds: float = 0.0
+    #: ‖∇L_{−j}(θ_R)‖: how far the T-step retrained reference is from a minimiser without z_j
+    retrain_grad_norm: float = float("nan")
 
 
 TRAINED = "trained, T steps (with zⱼ)"
@@ -521,7 +523,16 @@ def unlearn_task(req: UnlearnRequest) -> Generator[Progress, None, UnlearnRecord
         theta_retrain=res.theta_retrain,
         theta_T=res.theta_T,
         seconds=time.perf_counter() - start,
+        retrain_grad_norm=_grad_norm_without(pr, int(req.j), res.theta_retrain),
     )
+
+
+def _grad_norm_without(problem, j: int, theta) -> float:
+    """‖∇L_{−j}(θ)‖ on the problem's data with z_j's weight 0 (docs/science.md §1)."""
+    w = np.array(problem.weights(), dtype=np.float64)
+    w[j] = 0.0
+    _, g = problem.model.loss_and_grad(theta, problem.data.x, problem.data.y, w, problem.kappa)
+    return float(np.linalg.norm(g[0]))
 
 
 __all__: Sequence[str] = [

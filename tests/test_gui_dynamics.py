@@ -446,3 +446,38 @@ def test_export_figures_includes_schedules_and_unlearning_once_computed(qtbot, t
         assert (out / f"{name}.pdf").read_bytes().startswith(b"%PDF"), name
         assert len((out / f"{name}.csv").read_text().splitlines()) > 2, name
     assert w.raised_panel() == "eps"
+
+
+def test_d2d_moving_away_from_the_t_step_reference_is_explained(qtbot, state, runner):
+    """On the default problem D2D's distance to the 2000-step retrained model grows with its steps (the
+    reference is GD stopped at T, not the minimiser without z_j): the panel says so, with ‖∇L₋ⱼ(θ_R)‖."""
+    from gui.panels.unlearn_panel import d2d_reference_note
+
+    panel = UnlearnPanel(state, runner)
+    show(qtbot, panel)
+    rec = first_record(qtbot, panel)
+    d = rec.d2d_function[np.isfinite(rec.d2d_function)]
+    grows = d[-1] > 1.05 * d.min()
+    assert grows, "the default problem is the case the note is for"
+    note = d2d_reference_note(rec, "function")
+    assert f"{rec.retrain_grad_norm:.2g}" in note and "stopped after T" in note
+    assert "D2D moves away" in panel.status.text()
+    flat = replace(rec, d2d_function=np.linspace(1.0, 0.1, d.size))  # a D2D that only approaches: no note
+    assert d2d_reference_note(flat, "function") == ""
+    # ‖∇L₋ⱼ(θ_R)‖ from an independent evaluation: autograd-free finite differences of L₋ⱼ at θ_R
+    pr = rec.request.problem
+    w = np.array(pr.weights(), dtype=float)
+    w[rec.j] = 0.0
+    th = rec.theta_retrain
+    h = 1e-6
+    g = np.array(
+        [
+            (
+                pr.model.loss_and_grad(th + h * e, pr.data.x, pr.data.y, w, pr.kappa)[0][0]
+                - pr.model.loss_and_grad(th - h * e, pr.data.x, pr.data.y, w, pr.kappa)[0][0]
+            )
+            / (2 * h)
+            for e in np.eye(th.size)
+        ]
+    )
+    assert rec.retrain_grad_norm == pytest.approx(np.linalg.norm(g), rel=1e-4, abs=1e-9)

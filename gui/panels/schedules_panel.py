@@ -811,7 +811,8 @@ class SchedulesPanel(ComputesWhenInView, QWidget):
         self.splitter.addWidget(left)
         self.splitter.addWidget(middle)
         self.splitter.addWidget(right)
-        self.splitter.setSizes([240, 330, 420])  # the middle plots carry legends and titles: room for them
+        # the table's schedule names ("linear 50→200") need ~330 px; the middle plots carry legends and titles
+        self.splitter.setSizes([330, 360, 420])
         for i, stretch in enumerate((0, 1, 1)):  # extra width goes to the plots, half to the phase portrait
             self.splitter.setStretchFactor(i, stretch)
         self.splitter.setChildrenCollapsible(False)
@@ -1413,6 +1414,10 @@ class SchedulesPanel(ComputesWhenInView, QWidget):
         self.star_text.setPos(*rec.theta_star_2d)
         self.target_text.setText("θ*₋ⱼ")
         self.target_text.setPos(*rec.target_2d)
+        # each label on the side away from the other marker, so that two close markers' labels never overlap
+        left = rec.theta_star_2d[0] <= rec.target_2d[0]
+        self.star_text.setAnchor((1.15, 0.5) if left else (-0.15, 0.5))
+        self.target_text.setAnchor((-0.15, 0.5) if left else (1.15, 0.5))
         # θ₀ labels (Figure 4: their coordinates)
         while len(self.theta0_texts) < P:
             t = pg.TextItem("", color=style.BLACK, anchor=(0.5, -0.35))
