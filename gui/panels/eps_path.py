@@ -384,7 +384,7 @@ class EpsPathPanel(QWidget):
             self.proj_now.setData([path[k, 0]], [path[k, 1]])
         else:
             self.proj_now.setData([], [])
-        beyond = "" if k <= rec.reached else " (beyond the fold: not computed)"
+        beyond = "" if k <= rec.reached else f" ({stopped_reason(rec)}: not computed)"
         self.frames.set_label(f"ε = {eps:.2f}{beyond}")
         if emit:
             self.epsFrameChanged.emit(k)
@@ -467,3 +467,15 @@ class EpsPathPanel(QWidget):
         ]
         strip = lambda s: s.replace("<sub>", "").replace("</sub>", "")  # noqa: E731
         return ("path", "eps", strip(xl), strip(yl)), rows
+
+
+def stopped_reason(rec) -> str:
+    """Why the ε-path has no point at this ε, in the words of the path's own messages."""
+    text = " ".join(rec.messages)
+    if rec.reached < 0:
+        return "the path was not started, see below"
+    if "fold" in text:
+        at = rec.eps[rec.reached]
+        return f"beyond the fold after ε = {at:.3g}"
+    return f"beyond where the path stopped, ε = {rec.eps[rec.reached]:.3g}"
+
