@@ -376,7 +376,9 @@ def test_the_eps_slider_says_why_a_point_is_missing():
     from gui.panels.eps_path import stopped_reason
 
     eps = np.linspace(1, 0, 11)
-    fold = SimpleNamespace(reached=6, eps=eps, messages=["point 3: the continuation meets a fold near ε = 0.35"])
+    fold = SimpleNamespace(
+        reached=6, eps=eps, messages=["point 3: the continuation meets a fold near ε = 0.35"]
+    )
     assert stopped_reason(fold).startswith("beyond the fold after ε = 0.4")
     newton = SimpleNamespace(reached=6, eps=eps, messages=["point 3: Newton could not follow the branch"])
     assert "fold" not in stopped_reason(newton) and "stopped, ε = 0.4" in stopped_reason(newton)

@@ -478,4 +478,3 @@ def stopped_reason(rec) -> str:
         at = rec.eps[rec.reached]
         return f"beyond the fold after ε = {at:.3g}"
     return f"beyond where the path stopped, ε = {rec.eps[rec.reached]:.3g}"
-
