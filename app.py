@@ -17,10 +17,11 @@ def main(argv: list[str] | None = None) -> int:
     # thread, a worker). Must be set before numpy is first imported.
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     from core.cli import parse_args, run_cli
+    from core.data import POINTS_SUFFIXES  # a .json may also be a session
 
     # ``app.py FILE`` (``./lab FILE``) opens a points or session file, as a drop on the window does
     open_file = None
-    if argv and not argv[0].startswith("-") and os.path.splitext(argv[0])[1].lower() in OPENABLE:
+    if argv and not argv[0].startswith("-") and os.path.splitext(argv[0])[1].lower() in POINTS_SUFFIXES:
         open_file, argv = argv[0], argv[1:]
     args = parse_args(argv)
     if args.command is not None:
@@ -29,10 +30,6 @@ def main(argv: list[str] | None = None) -> int:
 
     args.open_file = open_file
     return run_gui(args)
-
-
-#: what ``app.py FILE`` opens (core.data.POINTS_SUFFIXES; a .json may be a session)
-OPENABLE = (".csv", ".tsv", ".txt", ".json")
 
 
 if __name__ == "__main__":

@@ -202,14 +202,16 @@ def choose_columns(table: Table, columns: Columns | None = None) -> tuple[dict[s
         )
     if len(set(picked.values())) < len(picked):
         _data._fail(table.where, "one column is chosen for two roles", "Choose a different column for each.")
+
+    def says_something(k: int) -> bool:  # a named column, or one with a value somewhere (not a trailing ",")
+        return bool(table.names[k]) or any(k < len(row) and row[k].strip() for _, row in table.rows)
+
     ignored = [
-        n or f"(unnamed, column {k + 1})" for k, n in enumerate(table.names) if k not in picked.values()
-    ]
-    if ignored and any(
-        table.names[k] or any(k < len(row) and row[k].strip() for _, row in table.rows)
+        table.names[k] or f"(unnamed, column {k + 1})"
         for k in range(len(table.names))
-        if k not in picked.values()
-    ):
+        if k not in picked.values() and says_something(k)
+    ]
+    if ignored:
         notes.append(f"ignored column(s) {_data._list_names(ignored)}")
     return picked, notes
 

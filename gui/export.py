@@ -39,7 +39,7 @@ from PySide6.QtWidgets import QFileDialog, QGraphicsView, QMessageBox, QWidget
 
 from core.atomic import atomic_write_bytes, atomic_write_text
 from gui import style
-from gui.paper_figure import DEFAULT_SIZE, FigureSize, vector_bytes
+from gui.paper_figure import DEFAULT_SIZE, FigureSize, vector_bytes, vector_documents
 from gui.plot_snapshot import snapshot
 
 FIGURE_FORMATS = ("png", "svg", "pdf")
@@ -183,6 +183,28 @@ def export_figure(
             data = (svg_bytes if fmt == "svg" else pdf_bytes)(widget, size)
         except ValueError as exc:  # a bad figure size
             raise ExportError(f"{path}: {exc}") from None
+    return _write_figure(path, data)
+
+
+def export_figure_set(widget: QWidget, stem: str | Path, size: FigureSize = DEFAULT_SIZE) -> list[Path]:
+    """``stem``.png, .svg and .pdf of one plot (File → Export figures): the plot is read and the paper figure
+    drawn once for both vector formats."""
+    stem = Path(stem)
+    if not isinstance(widget, pg.PlotWidget):
+        return [
+            export_figure(widget, stem.with_name(f"{stem.name}.{ext}"), size=size) for ext in FIGURE_FORMATS
+        ]
+    written = [export_figure(widget, stem.with_name(f"{stem.name}.png"))]
+    try:
+        docs = vector_documents(snapshot(widget), ("svg", "pdf"), size, title=widget.windowTitle())
+    except ValueError as exc:  # a bad figure size
+        raise ExportError(f"{stem}: {exc}") from None
+    for ext in ("svg", "pdf"):
+        written.append(_write_figure(stem.with_name(f"{stem.name}.{ext}"), docs[ext]))
+    return written
+
+
+def _write_figure(path: Path, data: bytes) -> Path:
     try:
         atomic_write_bytes(path, data)
     except OSError as exc:
@@ -350,6 +372,7 @@ __all__ = [
     "export_actions",
     "export_csv",
     "export_figure",
+    "export_figure_set",
     "install_export_actions",
     "paper_bytes",
     "pdf_bytes",

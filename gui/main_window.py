@@ -58,7 +58,7 @@ from gui import examples
 from gui.column_picker import pick_columns
 from gui.controller import Controller
 from gui.dynamics_tasks import MODE_FIG4, MODE_MLP
-from gui.export import ExportError, export_csv, export_figure, plot_table
+from gui.export import ExportError, export_csv, export_figure, export_figure_set, plot_table
 from gui.panels.attribution_panel import AttributionPanel
 from gui.panels.common import ProjectionModel, staggered_updates_pending
 from gui.panels.decomposition import DecompositionPanel
@@ -1173,8 +1173,7 @@ class MainWindow(QMainWindow):
                     dock.show()
                     dock.raise_()
                     QApplication.processEvents()
-                for ext in ("png", "svg", "pdf"):
-                    written.append(export_figure(plot, folder / f"{name}.{ext}", size=self.figure_size))
+                written += export_figure_set(plot, folder / name, size=self.figure_size)
                 table = provider() if provider is not None else plot_table(plot)
                 written.append(export_csv(folder / f"{name}.csv", table))
             meta = self.export_metadata(written)

@@ -249,8 +249,14 @@ def _draw_image(ax, it: Image, sc: _Scale) -> None:
     ax.imshow(it.rgba, extent=it.extent, origin="upper", aspect="auto", interpolation="nearest", zorder=it.z)
 
 
-_DRAW = {Line: _draw_line, Markers: _draw_markers, Bars: _draw_bars, RuleLine: _draw_rule, Text: _draw_text}
-_DRAW[Image] = _draw_image
+_DRAW = {
+    Line: _draw_line,
+    Markers: _draw_markers,
+    Bars: _draw_bars,
+    RuleLine: _draw_rule,
+    Text: _draw_text,
+    Image: _draw_image,
+}
 
 
 def _legend_handles(legend: Legend, sc: _Scale):
@@ -499,20 +505,30 @@ def _style(size: FigureSize):
     )
 
 
-def vector_bytes(snap: PlotSnapshot, fmt: str, size: FigureSize = DEFAULT_SIZE, title: str = "") -> bytes:
-    """``snap`` as a PDF or SVG document at ``size``: text as text (TrueType in PDF), curves as paths."""
-    if fmt not in VECTOR_FORMATS:
-        raise ValueError(f"unknown vector format {fmt!r}; use pdf or svg")
+def vector_documents(
+    snap: PlotSnapshot, fmts=VECTOR_FORMATS, size: FigureSize = DEFAULT_SIZE, title: str = ""
+) -> dict[str, bytes]:
+    """``snap`` as PDF and / or SVG documents at ``size`` (text as text, TrueType in PDF; curves as paths), the
+    figure drawn once for all of them."""
+    bad = [f for f in fmts if f not in VECTOR_FORMATS]
+    if bad:
+        raise ValueError(f"unknown vector format {bad[0]!r}; use pdf or svg")
+    out: dict[str, bytes] = {}
     with _style(size):
         fig = figure(snap, size)
-        buf = io.BytesIO()
-        meta = {"Title": title or snap.title or "Influence Lab plot", "Creator": "Influence Lab"}
-        if fmt == "svg":
-            meta = {"Title": meta["Title"], "Creator": meta["Creator"], "Date": None}
-        else:
-            meta["CreationDate"] = None
-        fig.savefig(buf, format=fmt, facecolor="white", metadata=meta)
-    return buf.getvalue()
+        for fmt in fmts:
+            buf = io.BytesIO()
+            # no date: the same plot gives the same bytes
+            meta = {"Title": title or snap.title or "Influence Lab plot", "Creator": "Influence Lab"}
+            meta["Date" if fmt == "svg" else "CreationDate"] = None
+            fig.savefig(buf, format=fmt, facecolor="white", metadata=meta)
+            out[fmt] = buf.getvalue()
+    return out
+
+
+def vector_bytes(snap: PlotSnapshot, fmt: str, size: FigureSize = DEFAULT_SIZE, title: str = "") -> bytes:
+    """``snap`` as one PDF or SVG document (:func:`vector_documents`)."""
+    return vector_documents(snap, (fmt,), size, title)[fmt]
 
 
 def data_area(snap: PlotSnapshot, size: FigureSize = DEFAULT_SIZE) -> tuple[float, float, float, float]:
@@ -525,4 +541,13 @@ def data_area(snap: PlotSnapshot, size: FigureSize = DEFAULT_SIZE) -> tuple[floa
     return (pos.x0, 1.0 - pos.y1, pos.x1, 1.0 - pos.y0)
 
 
-__all__ = ["DEFAULT_SIZE", "VECTOR_FORMATS", "FigureSize", "data_area", "figure", "mathtext", "vector_bytes"]
+__all__ = [
+    "DEFAULT_SIZE",
+    "VECTOR_FORMATS",
+    "FigureSize",
+    "data_area",
+    "figure",
+    "mathtext",
+    "vector_bytes",
+    "vector_documents",
+]
