@@ -16,8 +16,8 @@ def main(argv: list[str] | None = None) -> int:
     # thread makes small matrix products up to 200× slower when the other core is busy (the GUI's main
     # thread, a worker). Must be set before numpy is first imported.
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
-    from core.cli import parse_args, run_cli
-    from core.data import POINTS_SUFFIXES  # a .json may also be a session
+    from cli.main import parse_args, run_cli
+    from core.points.dataset import POINTS_SUFFIXES  # a .json may also be a session
 
     # ``app.py FILE`` (``./lab FILE``) opens a points or session file, as a drop on the window does
     open_file = None

@@ -48,15 +48,15 @@ if str(ROOT) not in sys.path:
 import numpy as np  # noqa: E402
 
 from core.atomic import atomic_write_text  # noqa: E402
-from core.attribution import ShapleyConfig, teacher_validation, tmc_shapley, training_utility  # noqa: E402
-from core.data import make_preset  # noqa: E402
-from core.influence import solve_direct  # noqa: E402
+from core.attribution.methods import ShapleyConfig, teacher_validation, tmc_shapley, training_utility  # noqa: E402
+from core.deletion.eps_path import continuation_path, eps_weights, homotopy  # noqa: E402
+from core.deletion.influence import solve_direct  # noqa: E402
+from core.deletion.responses import deletion_estimates, loo_cold  # noqa: E402
 from core.model import MLPSpec  # noqa: E402
 from core.objective import LSObjective  # noqa: E402
-from core.paths import continuation_path, eps_weights, homotopy  # noqa: E402
+from core.points.dataset import make_preset  # noqa: E402
 from core.problem import Fit, Problem, default_problem, fit  # noqa: E402
 from core.progress import drive  # noqa: E402
-from core.response import deletion_estimates, loo_cold  # noqa: E402
 from core.train import train_models  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results.json"
@@ -88,7 +88,7 @@ def ours_homotopy(
     steps: int = HOMOTOPY_STEPS,
     n_snapshots: int = HOMOTOPY_SNAPSHOTS,
 ):
-    """θ(t, ε): n_eps weights × ``steps`` GD steps from θ_0, one batched run (core.paths.homotopy)."""
+    """θ(t, ε): n_eps weights × ``steps`` GD steps from θ_0, one batched run (core.deletion.eps_path.homotopy)."""
     cfg = replace(problem.config, steps=steps)
     return drive(
         homotopy(
@@ -122,7 +122,7 @@ def ours_eps_path(problem: Problem, f: Fit, j: int = J, n_points: int = PATH_POI
 
 
 def ours_deletion(problem: Problem, f: Fit, j: int = J, damping: float = DAMPING):
-    """Every estimate of one deletion and the decomposition (core.response.deletion_estimates)."""
+    """Every estimate of one deletion and the decomposition (core.deletion.responses.deletion_estimates)."""
     return drive(
         deletion_estimates(
             problem.model,
@@ -185,7 +185,7 @@ def ours_scale_gd(problem: Problem, steps: int | None = None):
 
 def ours_influence_all(model, theta, x, y, w, kappa: float):
     """Δθ_IF = (1/n) H⁻¹ ∇ℓ_i for every training point and s_i = ∇ℓ_iᵀ H⁻¹ ∇ℓ_i, exact Hessian, one
-    factorisation (core.influence.solve_direct: Cholesky, else eigendecomposition / pseudo-inverse, as the app's
+    factorisation (core.deletion.influence.solve_direct: Cholesky, else eigendecomposition / pseudo-inverse, as the app's
     influence estimates do). Returns (Δθ (n, d), s (n,), SolveInfo)."""
     n = np.shape(x)[0]
     H = model.hessian(theta, x, y, w, kappa)[0]

@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from core.data import Dataset, make_preset
 from core.linear import ols_fit
 from core.model import LinearFeatures, MLPSpec, Model
+from core.points.dataset import Dataset, make_preset
 from core.progress import Progress, drive, scaled
 from core.train import PolishResult, TrainConfig, TrainResult, polish, train
 
@@ -22,6 +22,19 @@ DEFAULT_WEIGHT_DECAY_MLP = 1e-3
 DEFAULT_WEIGHT_DECAY_LINEAR = 0.0
 DEFAULT_LR = 0.1  # MLPs; a linear model without an η gets 1/λ_max (core.linear.gd_learning_rate)
 DEFAULT_STEPS = 2000
+#: Damping λ of the damped Gauss–Newton influence and the PBRF (docs/science.md §3), everywhere a damping is
+#: not given: the analysis, the attribution table, sessions and the desktop app.
+DEFAULT_DAMPING = 1e-3
+
+
+class ProblemError(ValueError):
+    """A request the core refuses before computing (a point that cannot be deleted, a damping that is not
+    positive, …); the message names the problem and what to do."""
+
+
+class TrainingDiverged(ValueError):
+    """Training diverged (the loss became huge or not finite), so nothing computed from θ̂ can be trusted; the
+    message says when and which learning rate would be stable."""
 
 
 @dataclass
@@ -36,7 +49,7 @@ class Problem:
     init_seed: int = 0
     #: polish θ^s with Newton/LM to ‖∇L‖ ≤ 1e-10 to get θ̂ (otherwise θ̂ = θ^s, early-stopped).
     converge: bool = True
-    #: the affine map the data went through (core.data.standardize: x_mean, x_std, y_mean, y_std), or None.
+    #: the affine map the data went through (core.points.dataset.standardize: x_mean, x_std, y_mean, y_std), or None.
     standardization: dict | None = None
 
     @property
@@ -52,8 +65,8 @@ class Problem:
 
 def problem_warnings(problem: Problem) -> list[str]:
     """What the user should know before trusting this problem's numbers (docs/limits.md): the data's magnitudes
-    (core.data.scale_warnings) and points whose weights leave (almost) nothing to fit."""
-    from core.data import scale_warnings
+    (core.points.dataset.scale_warnings) and points whose weights leave (almost) nothing to fit."""
+    from core.points.dataset import scale_warnings
 
     out = scale_warnings(problem.data)
     w = problem.weights()
@@ -169,3 +182,28 @@ def fit_problem(problem: Problem, checkpoint_every: int = 0) -> Generator[Progre
 
 def fit(problem: Problem, checkpoint_every: int = 0) -> Fit:
     return drive(fit_problem(problem, checkpoint_every))
+
+
+def problem_summary(problem: Problem) -> dict:
+    """The data, model and training settings of every subcommand's JSON. ``data.warnings`` lists what
+    core.problem.problem_warnings says about the data (magnitudes, weights); ``data.standardization`` the
+    affine map of --standardize (x and y are then in standardised units), or null."""
+    return {
+        "data": {
+            "x": problem.data.x,
+            "y": problem.data.y,
+            "weight": problem.data.weight,
+            "name": problem.data.name,
+            "standardization": problem.standardization,
+            "warnings": problem_warnings(problem),
+        },
+        "model": problem.model.describe(),
+        "training_config": {
+            "optimizer": problem.config.optimizer,
+            "lr": problem.config.lr,
+            "steps": problem.config.steps,
+            "weight_decay": problem.config.weight_decay,
+            "seed": problem.init_seed,
+            "converge": problem.converge,
+        },
+    }

@@ -16,9 +16,10 @@ from pathlib import Path
 import numpy as np
 
 from core.atomic import atomic_write_text
-from core.data import DataError, Dataset
 from core.limits import MAX_DEGREE, MAX_HIDDEN_LAYERS, MAX_PARAMS, MAX_STEPS, MAX_WIDTH, model_size_error
 from core.model import ACTIVATIONS, Model, model_from_description
+from core.points.dataset import DataError, Dataset
+from core.problem import DEFAULT_DAMPING
 from core.train import OPTIMIZERS, TrainConfig
 
 FORMAT = "influence-lab-session"
@@ -41,7 +42,7 @@ class Session:
     theta_s: np.ndarray | None = None
     theta_hat: np.ndarray | None = None
     selection: int | None = None
-    damping: float = 1e-3
+    damping: float = DEFAULT_DAMPING
     ui: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:

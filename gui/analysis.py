@@ -7,13 +7,13 @@ z_j):
 - ``epspath``: the continuation path θ(ε) (101 points, each converged to ‖∇L‖ ≤ 1e-10) with its tangents θ'(ε),
   and the cold path θ(T, ε) (21 points, trained from θ_0; polished when "train to convergence" is on);
 - ``estimates``: every estimate of the deleted model and the five-gap error decomposition at damping λ
-  (:func:`core.response.deletion_estimates`);
-- ``homotopy``: θ(t, ε) for 41 values of ε and 201 snapshots in time (:func:`core.paths.homotopy`), its scalar
+  (:func:`core.deletion.responses.deletion_estimates`);
+- ``homotopy``: θ(t, ε) for 41 values of ε and 201 snapshots in time (:func:`core.deletion.eps_path.homotopy`), its scalar
   fields over (t, ε), and θ*_{−j} (the ε = 0 end polished to ‖∇L_{−j}‖ ≤ 1e-10, i.e. θ(∞, 0)).
 
 Every number is computed here, in the worker, by ``core`` functions: the curves f(θ; x) on the display grid,
 the principal planes of the trajectories (:mod:`core.projection`), distances between estimates
-(:func:`core.response.function_distance`). The panels only index and draw the records.
+(:func:`core.deletion.responses.function_distance`). The panels only index and draw the records.
 
 Each record carries the :class:`AnalysisKey` it was computed for; the controller drops a record whose key is
 no longer the current one (another point, other data or settings), like the job runner drops stale revisions.
@@ -27,12 +27,25 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from core.influence import hessian_check
-from core.paths import HOMOTOPY_SCALARS, PATH_TOL, cold_path, continuation_path, eps_weights, homotopy
+from core.deletion.eps_path import (
+    HOMOTOPY_SCALARS,
+    PATH_TOL,
+    cold_path,
+    continuation_path,
+    eps_weights,
+    homotopy,
+)
+from core.deletion.influence import hessian_check
+from core.deletion.responses import (
+    ESTIMATE_NAMES,
+    GAP_NAMES,
+    DeletionEstimates,
+    deletion_estimates,
+    function_distance,
+)
 from core.problem import Problem
 from core.progress import Progress, scaled
 from core.projection import PrincipalPlane, principal_plane
-from core.response import ESTIMATE_NAMES, GAP_NAMES, DeletionEstimates, deletion_estimates, function_distance
 from core.train import polish
 from gui.state import FitRecord, Settings
 from gui.tasks import display_grid, fit_task

@@ -3,10 +3,10 @@ Monte-Carlo columns (Data Shapley, BIF), soft-weighted unlearning and stagewise 
 
 Each task is a generator run by :class:`gui.jobs.JobRunner` in a worker thread. It takes an immutable request (a
 frozen dataclass holding a :class:`core.problem.Problem` snapshot and the panel's choices) and calls
-:mod:`core.attribution` exactly like ``influence-lab attribute`` does (:mod:`core.cli_attribution`: fit first with
-TracIn's checkpoints, stop on a diverged training, then :func:`core.attribution.attribution_table`; same
+:mod:`core.attribution.methods` exactly like ``influence-lab attribute`` does (:mod:`cli.attribute`: fit first with
+TracIn's checkpoints, stop on a diverged training, then :func:`core.attribution.methods.attribution_table`; same
 defaults, same validation set — the teacher grid of a preset). The progress ``partial`` of the table tasks is
-core's :class:`core.attribution.AttributionTable` snapshot (Shapley's running estimates appear in it). The
+core's :class:`core.attribution.methods.AttributionTable` snapshot (Shapley's running estimates appear in it). The
 panel only merges columns, indexes and draws.
 
 This module never imports Qt (it is importable by headless tests).
@@ -19,7 +19,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from core.attribution import (
+from core.attribution.methods import (
     DEFAULT_DAMPING,
     METHODS,
     SLOW_METHODS,
@@ -37,10 +37,10 @@ from core.attribution import (
     stagewise_influence,
     teacher_validation,
 )
+from core.deletion.responses import function_distance
 from core.limits import check_elements, problem_size_error
 from core.problem import Fit, Problem, fit_problem
 from core.progress import Progress, scaled
-from core.response import function_distance
 from gui.dynamics_tasks import display_grid
 
 #: Job kinds (one live job per kind on the shared runner).
@@ -76,7 +76,7 @@ LABELS = {
     "dfbetas_max_abs": "max |DFBETAS|",
 }
 
-#: Query kinds (core.attribution.Query).
+#: Query kinds (core.attribution.methods.Query).
 QUERY_KINDS = ("self", "point", "validation")
 
 
@@ -119,7 +119,7 @@ def make_query(problem: Problem, kind: str, index: int | None = None) -> Query:
 
 def size_error(problem: Problem, methods: Sequence[str], chains: int = 1) -> str | None:
     """core.limits' refusal for these methods on this problem, or None — the rule of ``influence-lab attribute``
-    (core.cli_attribution): all n leave-one-out models at once on 2n inputs for the batched methods, otherwise
+    (cli.attribute): all n leave-one-out models at once on 2n inputs for the batched methods, otherwise
     n models (IF, Newton) or the Monte-Carlo batches; TracIn's checkpoints."""
     n = problem.data.n
     hessian = problem.converge or not set(methods) <= {"tracin", "shapley", "loo_cold"}
@@ -205,7 +205,7 @@ def _fit(problem: Problem, tracin: bool, start: float, stop: float):
 
 def table_task(req: TableRequest) -> Generator[Progress, None, TableRecord]:
     """Fit the problem (with TracIn's checkpoints when TracIn is asked for), then
-    :func:`core.attribution.attribution_table` — as ``influence-lab attribute`` does."""
+    :func:`core.attribution.methods.attribution_table` — as ``influence-lab attribute`` does."""
     import time
 
     t0 = time.perf_counter()
@@ -253,7 +253,7 @@ def merge_tables(
     base: AttributionTable | None, extras: Sequence[AttributionTable]
 ) -> AttributionTable | None:
     """One table with the columns of ``base`` (the fast methods) and of ``extras`` (Shapley, BIF runs on the same
-    points), in the canonical column order of core.attribution.METHODS. The query, damping and rows are the
+    points), in the canonical column order of core.attribution.methods.METHODS. The query, damping and rows are the
     base table's (the first extra's without a base); warnings, info and timings are joined."""
     tables = [t for t in [base, *extras] if t is not None]
     if not tables:
@@ -322,7 +322,7 @@ class SoftRecord:
 
 
 def soft_task(req: SoftRequest) -> Generator[Progress, None, SoftRecord]:
-    """Fit the problem, then :func:`core.attribution.soft_weight_estimates` (influence-corrected, group Newton,
+    """Fit the problem, then :func:`core.attribution.methods.soft_weight_estimates` (influence-corrected, group Newton,
     warm and cold retrains with the soft weights)."""
     problem = req.problem
     w = np.asarray(req.weights, dtype=np.float64)
@@ -382,7 +382,7 @@ class StagewiseRecord:
 
 
 def stagewise_task(req: StagewiseRequest) -> Generator[Progress, None, StagewiseRecord]:
-    """:func:`core.attribution.stagewise_influence` of the request's method at checkpoints along training."""
+    """:func:`core.attribution.methods.stagewise_influence` of the request's method at checkpoints along training."""
     if req.method not in STAGEWISE_METHODS:
         raise ValueError(f"choose one of {', '.join(STAGEWISE_METHODS)}")
     problem = req.problem

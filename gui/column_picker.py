@@ -1,14 +1,14 @@
 """The column picker: which columns of a delimited points file hold x, y, the weights and the labels.
 
 Shown when a file's columns do not say (no x and y among them) or when it has columns the app would ignore, so
-that the user sees what is read. Qt only; the reading itself is core.points_table.
+that the user sees what is read. Qt only; the reading itself is core.points.table.
 """
 
 from __future__ import annotations
 
 from PySide6.QtWidgets import QComboBox, QDialog, QDialogButtonBox, QFormLayout, QLabel, QWidget
 
-from core.points_table import Columns
+from core.points.table import Columns
 
 NONE = "(none)"
 

@@ -1,4 +1,4 @@
-"""Small pure edits of a :class:`core.data.Dataset` used by the undo commands: each returns a new Dataset.
+"""Small pure edits of a :class:`core.points.dataset.Dataset` used by the undo commands: each returns a new Dataset.
 
 The input is never modified (undo keeps the old value). Labels, the teacher and the corrupted indices are kept;
 an added point gets an empty label when the dataset has labels.
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from core.data import Dataset
+from core.points.dataset import Dataset
 
 
 def _fields(ds: Dataset) -> dict:

@@ -3,8 +3,8 @@
 
 Each task is a generator run by :class:`gui.jobs.JobRunner` in a worker thread. It takes an immutable request
 (a frozen dataclass holding a :class:`core.problem.Problem` snapshot and the panel's choices), calls ``core``
-(:mod:`core.schedules`, :mod:`core.unlearn`) exactly like ``influence-lab schedules`` / ``influence-lab unlearn``
-do (:mod:`core.cli_dynamics`, same defaults), and returns a frozen record holding every array the panels draw:
+(:mod:`core.dynamics.schedules`, :mod:`core.dynamics.unlearn`) exactly like ``influence-lab schedules`` / ``influence-lab unlearn``
+do (:mod:`cli.schedules`, :mod:`cli.unlearn`, same defaults), and returns a frozen record holding every array the panels draw:
 ε(t) curves on a plotting grid, trajectories projected on the chosen parameter plane, the vector fields, the
 criteria, the unlearned models' curves f(θ; x) on a display grid. The panels only index and draw.
 
@@ -19,11 +19,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from core import schedules as sch
+from core.dynamics import schedules as sch
+from core.dynamics.unlearn import unlearn
 from core.model import LinearFeatures
 from core.problem import Problem, fit_problem
 from core.progress import Progress, scaled
-from core.unlearn import unlearn
 
 #: Job kinds of the two panels (one live job per kind on the shared runner).
 SCHEDULES = "schedules"
@@ -40,12 +40,12 @@ SNAPSHOTS = 200
 #: Grid sizes of the step-time / linear-decay scans (the CLI's --scan default) and of the vector field.
 N_SCAN = 21
 N_GRID = 17
-#: Margin of the vector-field grid around everything drawn (core.schedules.phase_portrait's default).
+#: Margin of the vector-field grid around everything drawn (core.dynamics.schedules.phase_portrait's default).
 FIELD_MARGIN = 0.15
 #: Display grid of the unlearned models' curves f(θ; x).
 FIT_GRID_POINTS = 300
 
-#: The Figure-4 starts of core.schedules (the CLI's --linear-phase default θ_0s).
+#: The Figure-4 starts of core.dynamics.schedules (the CLI's --linear-phase default θ_0s).
 FIG4_THETA0S = (
     sch.FIG4_THETA0_STEP_OPTIMAL,
     sch.FIG4_THETA0_COUNTEREXAMPLE,
@@ -107,7 +107,7 @@ class SchedulesRequest:
     s: float
     T: float
     lr: float
-    #: the deleted point (Figure-4 mode: the outlier, core.schedules.FIG4_J)
+    #: the deleted point (Figure-4 mode: the outlier, core.dynamics.schedules.FIG4_J)
     j: int
     #: the initial points θ_0: explicit (P, d) rows (Figure 4), or None to use ``seeds``
     theta0s: tuple[tuple[float, ...], ...] | None = None
@@ -213,8 +213,8 @@ def _widen(lo: np.ndarray, hi: np.ndarray, aspect: float) -> tuple[np.ndarray, n
 
 def schedules_task(req: SchedulesRequest) -> Generator[Progress, None, SchedulesRecord]:
     """Flows of the request's schedules from its θ_0s, 𝓔 and 𝓔_f, the step-time and linear-decay scans and the
-    phase-portrait data — :func:`core.schedules.phase_portrait` in Figure-4 mode, :func:`core.schedules.
-    analyze_schedules` against :func:`core.schedules.loo_target` for the session's model (as the CLI does)."""
+    phase-portrait data — :func:`core.dynamics.schedules.phase_portrait` in Figure-4 mode, :func:`core.dynamics.schedules.
+    analyze_schedules` against :func:`core.dynamics.schedules.loo_target` for the session's model (as the CLI does)."""
     start = time.perf_counter()
     schedules = list(req.schedules)
     if not schedules:
@@ -469,7 +469,7 @@ def r2d_name(K: int) -> str:
 
 
 def unlearn_task(req: UnlearnRequest) -> Generator[Progress, None, UnlearnRecord]:
-    """:func:`core.unlearn.unlearn` on the base problem (GD with the session's η, T steps from θ_0), plus the
+    """:func:`core.dynamics.unlearn.unlearn` on the base problem (GD with the session's η, T steps from θ_0), plus the
     unlearned models' curves f(θ; x) on a display grid."""
     start = time.perf_counter()
     pr = req.problem

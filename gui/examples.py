@@ -28,8 +28,8 @@ from pathlib import Path
 
 import numpy as np
 
-from core.data import make_preset
-from core.problem import default_problem, fit
+from core.points.dataset import make_preset
+from core.problem import DEFAULT_DAMPING, default_problem, fit
 from core.session import Session, save_session
 
 EXAMPLES_DIR = Path(__file__).resolve().parents[1] / "resources" / "examples"
@@ -44,7 +44,7 @@ class Example:
     panel: str
     steps: int = 2000
     converge: bool = True
-    damping: float = 1e-3
+    damping: float = DEFAULT_DAMPING
     ui: tuple = ()
     preset: str = "teacher"
     delete: bool = True  # False: nothing deleted (j is only the selection)

@@ -39,7 +39,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.data import (
+from core.points.dataset import (
     DEFAULT_N,
     DEFAULT_NOISE,
     DEFAULT_SEED,

@@ -15,8 +15,9 @@ from pathlib import Path
 
 from PySide6.QtCore import QSettings, QStandardPaths
 
+from core.problem import DEFAULT_DAMPING
 from gui.paper_figure import DEFAULT_SIZE, FigureSize
-from gui.state import DEFAULT_DAMPING, Settings
+from gui.state import Settings
 
 ENV_DIR = "INFLUENCE_LAB_CONFIG_DIR"
 FILE_NAME = "influence-lab.ini"

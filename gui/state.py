@@ -2,7 +2,7 @@
 
 :class:`LabState` holds
 
-- the points (a :class:`core.data.Dataset`, replaced — never mutated in place — on every edit),
+- the points (a :class:`core.points.dataset.Dataset`, replaced — never mutated in place — on every edit),
 - the model and training settings (:class:`Settings`, frozen),
 - the latest fit (:class:`FitRecord`: θ_0, θ^s, θ̂, loss history, the curve on a display grid) and the
   revision it was computed for,
@@ -30,9 +30,15 @@ import numpy as np
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QUndoCommand, QUndoStack
 
-from core.data import Dataset
 from core.model import LinearFeatures, MLPSpec, Model
-from core.problem import DEFAULT_WEIGHT_DECAY_LINEAR, DEFAULT_WEIGHT_DECAY_MLP, Problem, make_model
+from core.points.dataset import Dataset
+from core.problem import (
+    DEFAULT_DAMPING,
+    DEFAULT_WEIGHT_DECAY_LINEAR,
+    DEFAULT_WEIGHT_DECAY_MLP,
+    Problem,
+    make_model,
+)
 from core.train import TrainConfig
 from gui import dataset_ops
 
@@ -138,8 +144,6 @@ class FitRecord:
 #: How many finished fits (keyed by problem fingerprint) are kept, so that deleting a point finds the model
 #: trained with it at once.
 FIT_CACHE_SIZE = 8
-#: Default damping λ of the analysis (docs/science.md §3; the session default).
-DEFAULT_DAMPING = 1e-3
 
 
 #: The model and training settings each built-in dataset is meant for (New from preset applies them): the MLP

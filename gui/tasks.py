@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from core.problem import Problem, fit_problem
+from core.problem import DEFAULT_DAMPING, Problem, fit_problem
 from core.progress import Progress
 from core.train import TrainSnapshot, suggested_learning_rate
 from gui.state import FitRecord, Settings
@@ -65,15 +65,15 @@ class LiveFit:
 #: above this many parameters the per-point scores (one exact Hessian) are skipped after a fit
 SCORES_MAX_PARAMS = 2000
 #: damping λ of the Jacobian leverage h_i = ∇f_iᵀ(nG + nλI)⁻¹∇f_i shown per point (docs/science.md §6)
-LEVERAGE_DAMPING = 1e-3
+LEVERAGE_DAMPING = DEFAULT_DAMPING
 
 
 def point_scores(model, theta, x, y, w, kappa: float) -> dict[str, np.ndarray]:
     """Per-point attributions drawn in the fit view (colour, hover), computed by core in the worker:
-    self-influence s_i = g_iᵀH⁻¹g_i (core.influence.self_influence_all, docs/science.md §3) and the Jacobian
+    self-influence s_i = g_iᵀH⁻¹g_i (core.deletion.influence.self_influence_all, docs/science.md §3) and the Jacobian
     leverage (core.linear.jacobian_leverage, §6). Missing entries mean "not available" (too large a model,
     or a failed factorisation)."""
-    from core.influence import self_influence_all
+    from core.deletion.influence import self_influence_all
     from core.linear import jacobian_leverage
 
     scores: dict[str, np.ndarray] = {}

@@ -14,9 +14,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from core.deletion.responses import deletion_estimates_all  # noqa: E402
 from core.problem import default_problem, fit  # noqa: E402
 from core.progress import drive  # noqa: E402
-from core.response import deletion_estimates_all  # noqa: E402
 
 GAPS = ("warm_start_gap", "proximity_gap", "non_convergence_gap", "linearization_error", "solver_error")
 

@@ -5,7 +5,7 @@ Usage (headless; from the repository root, after ./lab has created .venv):
 
     QT_QPA_PLATFORM=offscreen .venv/bin/python scripts/figure4.py [OUT_DIR]      (default docs/figure4)
 
-For θ₀ = (0, 0) (core.schedules.FIG4_THETA0_STEP_OPTIMAL) and θ₀ = (3, 3) (FIG4_THETA0_COUNTEREXAMPLE) it builds
+For θ₀ = (0, 0) (core.dynamics.schedules.FIG4_THETA0_STEP_OPTIMAL) and θ₀ = (3, 3) (FIG4_THETA0_COUNTEREXAMPLE) it builds
 the panel (the notes' problem: linear f = θ₁ + θ₂x on 20 points, X ∈ R^{20×2}, deleting the outlier z₁₉ = (2, −1);
 s = 0.5, T = 2, η = 0.01; the default schedules: linear decay s → T, steps at 0.5, 1 and 1.5, exponential decay
 r = 2), waits for the worker, and writes
@@ -35,7 +35,7 @@ configure_torch()
 import numpy as np  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
-from core import schedules as sch  # noqa: E402
+from core.dynamics import schedules as sch  # noqa: E402
 from core.problem import default_problem  # noqa: E402
 from gui.dynamics_tasks import MODE_FIG4  # noqa: E402
 from gui.export import export_figure  # noqa: E402
@@ -157,7 +157,7 @@ def write_readme(out: Path, results) -> None:
         "QT_QPA_PLATFORM=offscreen .venv/bin/python scripts/figure4.py",
         "```",
         "",
-        "The problem (`core.schedules.figure4_problem`; the notes do not give their X): the linear model "
+        "The problem (`core.dynamics.schedules.figure4_problem`; the notes do not give their X): the linear model "
         "f = θ₁ + θ₂x on 20 points — 19 on y = 0.5 + x with noise 0.1, plus the high-leverage outlier "
         "z₁₉ = (2, −1), the deleted point — so X ∈ R^{20×2}; "
         f"s = {rec0.s:g}, T = {rec0.T:g}, gradient descent with η = {rec0.lr:g} ({rec0.steps} steps). "
@@ -239,7 +239,7 @@ def write_readme(out: Path, results) -> None:
         ),
         "",
         "So the step at s is optimal for some starts and not for others. The notes' optimality argument assumes "
-        "H = I, which deleting a data point cannot produce (it changes H); `core/schedules.py` redoes the analysis "
+        "H = I, which deleting a data point cannot produce (it changes H); `core/dynamics/schedules.py` redoes the analysis "
         "and gives the exact first-order test: d𝓔/dτ(s) < 0 means a slightly later step is better.",
         "",
         "Files: `phase_*.{png,svg,pdf}` (phase portraits; `_zoom`: the end points), `scan_*.{png,svg,pdf}` (𝓔 over "

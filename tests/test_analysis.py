@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from app import main
-from core.analysis import analyze
+from core.deletion.analysis import analyze
 from core.problem import default_problem, fit
 from core.progress import drive
 

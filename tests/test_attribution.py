@@ -1,4 +1,4 @@
-"""core.attribution against independent references: one-at-a-time retraining, autograd Hessian solves,
+"""core.attribution.methods against independent references: one-at-a-time retraining, autograd Hessian solves,
 statsmodels, exact Shapley by enumeration, the exact Gaussian posterior of a linear model, hand loops and
 scipy.stats. Fixed seeds, small budgets."""
 
@@ -10,7 +10,7 @@ import pytest
 import torch
 from scipy import stats
 
-from core.attribution import (
+from core.attribution.methods import (
     BIFConfig,
     Query,
     ShapleyConfig,
@@ -39,11 +39,11 @@ from core.attribution import (
     tracin_weights,
     training_utility,
 )
-from core.data import make_preset
-from core.influence import influence_estimates, newton_estimate
+from core.deletion.influence import influence_estimates, newton_estimate
 from core.linear import ols_fit
 from core.model import LinearFeatures, MLPSpec
 from core.objective import newton_solve, training_objective
+from core.points.dataset import make_preset
 from core.problem import Problem, default_problem, fit
 from core.progress import drive
 from core.train import TrainConfig, polish, train_models

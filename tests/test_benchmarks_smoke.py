@@ -12,11 +12,11 @@ import numpy as np
 import pytest
 
 from benchmarks import run as bench
-from core.attribution import teacher_validation
-from core.data import make_preset
-from core.influence import influence_estimates
+from core.attribution.methods import teacher_validation
+from core.deletion.eps_path import eps_weights
+from core.deletion.influence import influence_estimates
 from core.model import MLPSpec
-from core.paths import eps_weights
+from core.points.dataset import make_preset
 from core.problem import Problem, default_problem, fit
 from core.train import polish, train_models
 

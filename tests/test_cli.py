@@ -109,7 +109,7 @@ def test_analyze_and_attribute_say_what_they_wrote_and_the_headline(tmp_path, ca
 
 
 def test_progress_label_is_not_doubled():
-    from core.analysis import analyze
+    from core.deletion.analysis import analyze
     from core.problem import default_problem
 
     messages = [p.message for p in analyze(default_problem(), 3, eps_points=5)]
@@ -121,9 +121,8 @@ def test_every_help_shows_the_defaults():
     """Every option with a default says it in --help (in its own words or as "(default: …)")."""
     import argparse
 
-    from core.cli import _load_subcommands, build_parser
+    from cli.main import build_parser
 
-    _load_subcommands()
     parser = build_parser()
     subs = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices
     missing = []

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from app import main
-from core.data import make_preset
+from core.points.dataset import make_preset
 
 ROOT = Path(__file__).resolve().parents[1]
 FAST = ["attribute", "--quiet", "--n", "10", "--steps", "300"]

@@ -8,8 +8,8 @@ import pytest
 from scipy.linalg import expm
 
 from app import main
-from core.data import make_preset
 from core.model import MLPSpec
+from core.points.dataset import make_preset
 from core.train import TrainConfig, train_models
 
 

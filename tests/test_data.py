@@ -1,4 +1,4 @@
-"""core.data and core.atomic: presets, the Dataset value, CSV / JSON files, atomic writes.
+"""core.points.dataset and core.atomic: presets, the Dataset value, CSV / JSON files, atomic writes.
 
 The teacher curve is checked against torch's nn.Sequential (the parameter layout of docs/science.md §1); the loaders
 are checked on every malformed case they promise to name, and by property tests that feed them random bytes,
@@ -20,8 +20,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import core.atomic as atomic
-import core.data as data
-from core.data import (
+import core.points.dataset as data
+from core.points.dataset import (
     MAX_POINTS,
     PRESETS,
     DataError,
@@ -478,7 +478,7 @@ DIALECTS = [
 def test_data_as_it_comes(tmp_path, name, content, x, y, words):
     """Extra columns, other separators, decimal commas, comments, no header, .tsv / .txt: read, with a note
     on every choice made for the user."""
-    from core.data import read_points
+    from core.points.dataset import read_points
 
     path = tmp_path / name
     path.write_text(content, encoding="utf-8")
@@ -491,7 +491,7 @@ def test_data_as_it_comes(tmp_path, name, content, x, y, words):
 
 
 def test_columns_chosen_by_name_or_position(tmp_path):
-    from core.points_table import Columns, ColumnsNeeded
+    from core.points.table import Columns, ColumnsNeeded
 
     path = tmp_path / "wide.csv"
     path.write_text("t,a,b,w,tag\n1,10,100,0.5,p\n2,20,200,1,q\n3,30,300,0,r\n")

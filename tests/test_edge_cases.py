@@ -13,7 +13,11 @@ import pytest
 
 from app import main
 from core import limits
-from core.data import (
+from core.deletion.influence import influence_estimates
+from core.deletion.responses import pbrf_objective
+from core.limits import LimitError, check_problem_size, problem_size_error
+from core.model import LinearFeatures, MLPSpec
+from core.points.dataset import (
     DataError,
     Dataset,
     duplicate_x_indices,
@@ -22,11 +26,7 @@ from core.data import (
     scale_warnings,
     standardize,
 )
-from core.influence import influence_estimates
-from core.limits import LimitError, check_problem_size, problem_size_error
-from core.model import LinearFeatures, MLPSpec
 from core.problem import Problem, deletion_error
-from core.response import pbrf_objective
 from core.session import Session, SessionError, load_session, save_session
 from core.train import TrainConfig
 
@@ -281,10 +281,13 @@ def test_delete_may_come_before_the_subcommand(capsys):
 
 
 def test_limits_are_one_set_of_numbers():
-    import core.data
+    import core.points.dataset
     import core.session
 
-    assert core.data.MAX_POINTS == limits.MAX_POINTS and core.data.MIN_POINTS == limits.MIN_POINTS
+    assert (
+        core.points.dataset.MAX_POINTS == limits.MAX_POINTS
+        and core.points.dataset.MIN_POINTS == limits.MIN_POINTS
+    )
     assert core.session.MAX_PARAMS == limits.MAX_PARAMS
     assert limits.MAX_HESSIAN_PARAMS <= limits.MAX_PARAMS
     # the limits leave the documented default problem and the benchmark's scale model (d = 1,153) alone

@@ -59,8 +59,8 @@ def write_outputs(folder: Path) -> list[Path]:
 def _write_session(path: Path, train_json: Path) -> Path:
     import numpy as np
 
-    from core.data import make_preset
     from core.model import MLPSpec
+    from core.points.dataset import make_preset
     from core.session import Session, save_session
     from core.train import TrainConfig
 

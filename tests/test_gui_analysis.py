@@ -14,7 +14,7 @@ from gui_fixtures import *  # noqa: F403
 from gui_fixtures import TIMEOUT_MS, click_data, wait_analysis, wait_drawn, wait_idle
 from PySide6.QtCore import QElapsedTimer, Qt, QTimer
 
-from core.response import GAP_NAMES
+from core.deletion.responses import GAP_NAMES
 from gui.analysis import OVERLAY_ESTIMATES, AnalysisKey, homotopy_task
 from gui.jobs import live_threads
 

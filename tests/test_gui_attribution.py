@@ -1,4 +1,4 @@
-"""The Attribution panel: the table after Compute equals core.attribution's; header sorting; CSV export
+"""The Attribution panel: the table after Compute equals core.attribution.methods's; header sorting; CSV export
 equals AttributionTable.to_csv_text(); the agreement scatter and its numbers; Data Shapley's running estimates in
 the table before completion, cancelling it, and the app still working after; colouring the fit view by a column;
 soft weights; stagewise influence; detection curves on the outliers preset; export of every plot."""
@@ -16,7 +16,7 @@ from PySide6.QtCore import QPoint, Qt
 from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QAbstractButton, QAbstractSpinBox, QComboBox, QFileDialog
 
-from core.attribution import (
+from core.attribution.methods import (
     Query,
     agreement,
     compute_table,

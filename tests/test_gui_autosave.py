@@ -17,7 +17,7 @@ import pytest
 from gui_fixtures import *  # noqa: F403
 from gui_fixtures import TIMEOUT_MS, wait_idle
 
-from core.data import Dataset
+from core.points.dataset import Dataset
 from core.problem import default_problem
 from core.session import Session, SessionError, load_session, save_session
 from gui import autosave

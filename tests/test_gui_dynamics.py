@@ -15,7 +15,7 @@ from PySide6.QtCore import QPointF, Qt
 from PySide6.QtGui import QImage
 from PySide6.QtTest import QTest
 
-from core import schedules as sch
+from core.dynamics import schedules as sch
 from core.problem import default_problem
 from core.progress import drive
 from gui.dynamics_tasks import MODE_FIG4, MODE_MLP, SCHEDULES, UNLEARN, base_problem
@@ -84,7 +84,7 @@ def view_pos(plot, x, y):
 
 
 def independent_criterion(problem, j, theta_hat, theta0s, schedule, s, T, lr):
-    """𝓔 of one schedule by a direct core call: one schedule_flow run and core.schedules.criterion."""
+    """𝓔 of one schedule by a direct core call: one schedule_flow run and core.dynamics.schedules.criterion."""
     model = problem.model
     x, y, w, kappa = problem.data.x, problem.data.y, problem.weights(), problem.kappa
     target = sch.loo_target(model, theta_hat, x, y, w, kappa, j)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from gui_fixtures import *  # noqa: F403
 
-from core.data import make_preset
+from core.points.dataset import make_preset
 from core.problem import default_problem
 from gui.state import LabState
 

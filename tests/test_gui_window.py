@@ -431,7 +431,7 @@ def test_open_points_with_other_columns_asks_which_ones(qtbot, trained_window, t
     """A file with columns the app would ignore, or whose columns do not say which are x and y, opens the
     column picker (here answered by a stub); a standard file opens directly; Cancel keeps the points."""
     import gui.main_window as mw
-    from core.points_table import Columns
+    from core.points.table import Columns
     from gui.column_picker import ColumnPicker
 
     w = trained_window

@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch.func import functional_call, hessian, jacrev
 
-from core.influence import (
+from core.deletion.influence import (
     DEFAULT_BUDGET,
     gnh_influence,
     hessian_check,

@@ -5,8 +5,8 @@ import pytest
 import torch
 from torch.func import hessian, jacrev
 
+from core.deletion.eps_path import cold_path, continuation_path, eps_weights, homotopy
 from core.model import MLPSpec
-from core.paths import cold_path, continuation_path, eps_weights, homotopy
 from core.progress import drive
 from core.train import TrainConfig, polish, train_models
 
@@ -168,7 +168,7 @@ def test_continuation_reports_a_fold_instead_of_jumping_branches():
 def test_the_eps_path_starts_at_the_theta_hat_the_rest_of_the_app_uses():
     """A θ̂ that is not stationary is refused with its own ‖∇L(θ̂)‖ (the number the training panel shows), and
     θ(1) is θ̂ itself — never a stationary point Newton found somewhere else."""
-    from core.paths import continuation_path
+    from core.deletion.eps_path import continuation_path
     from core.problem import default_problem, fit
     from core.progress import drive
 

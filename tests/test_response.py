@@ -7,9 +7,7 @@ import pytest
 import torch
 from torch.func import functional_call, jacrev
 
-from core.model import MLPSpec
-from core.progress import Progress, drive
-from core.response import (
+from core.deletion.responses import (
     ESTIMATE_NAMES,
     GAP_NAMES,
     deletion_estimates,
@@ -20,6 +18,8 @@ from core.response import (
     proximal_response,
     solve_responses,
 )
+from core.model import MLPSpec
+from core.progress import Progress, drive
 from core.train import TrainConfig, polish, train_models
 
 KAPPA = 1e-3

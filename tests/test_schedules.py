@@ -9,10 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.linalg import expm
 
-from core import schedules as sch
-from core.model import LinearFeatures, MLPSpec
-from core.progress import drive
-from core.schedules import (
+from core.dynamics import schedules as sch
+from core.dynamics.schedules import (
     Constant,
     ExponentialDecay,
     LinearDecay,
@@ -21,6 +19,8 @@ from core.schedules import (
     Schedule,
     Step,
 )
+from core.model import LinearFeatures, MLPSpec
+from core.progress import drive
 from core.train import TrainConfig, polish, train_models
 
 # ------------------------------------------------------------------------------------------------------

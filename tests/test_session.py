@@ -8,8 +8,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from core.data import make_preset
 from core.model import MLPSpec
+from core.points.dataset import make_preset
 from core.session import VERSION, Session, SessionError, load_session, save_session, session_from_dict
 from core.train import TrainConfig
 

@@ -5,8 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from core.data import DataError, Dataset, load_json, save_json
-from core.strokes import brush_points, points_in_polygon, resample_stroke, sample_sketch, sketch_function
+from core.points.dataset import DataError, Dataset, load_json, save_json
+from core.points.strokes import (
+    brush_points,
+    points_in_polygon,
+    resample_stroke,
+    sample_sketch,
+    sketch_function,
+)
 
 
 def test_resample_spacing_is_arc_length_in_view_units():

@@ -4,11 +4,11 @@ import numpy as np
 import pytest
 import torch
 
+from core.dynamics.unlearn import unlearn
 from core.model import MLPSpec
 from core.objective import newton_solve, training_objective
 from core.progress import drive
 from core.train import TrainConfig, train_models
-from core.unlearn import unlearn
 
 KAPPA = 1e-3
 LR = 0.1

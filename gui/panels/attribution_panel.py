@@ -2,24 +2,24 @@
 by side with exact leave-one-out.
 
 - The table: one row per point (index, x, y, [corrupted], a soft weight, then one column per method of core's
-  :class:`core.attribution.AttributionTable`), sortable by clicking a header (numeric, NaN last; method columns
+  :class:`core.attribution.methods.AttributionTable`), sortable by clicking a header (numeric, NaN last; method columns
   sort largest first on the first click). The fast methods (ticked check boxes) are computed by "Compute", or by
   themselves when the tab is shown after a fit; Data Shapley and the BIF (Monte Carlo, seconds to minutes) by
   their own buttons, their running estimates filling the table as they arrive (at most 5 times a second).
   "Export CSV…" writes exactly ``AttributionTable.to_csv_text()``. Clicking a row selects the point.
-- What an effect is measured on (the query, core.attribution.Query): each point's own loss, one chosen point's
+- What an effect is measured on (the query, core.attribution.methods.Query): each point's own loss, one chosen point's
   loss, or the mean loss on the validation set (the teacher grid of a preset, as the CLI's default).
 - Agreement: a chosen column against the exact-LOO reference column (scatter, y = x diagonal), with Pearson,
-  Spearman and top-k overlap (core.attribution.agreement).
+  Spearman and top-k overlap (core.attribution.methods.agreement).
 - Detection: fraction of the known corrupted points found against the fraction inspected, one curve per method
-  (core.attribution.detection_curve), when the data marks corrupted points (the ``outliers`` preset).
+  (core.attribution.methods.detection_curve), when the data marks corrupted points (the ``outliers`` preset).
 - Colour the fit view's points by a chosen column (``colouringRequested``; the main window forwards it to
   :meth:`gui.panels.fit_view.FitView.set_external_colouring`).
 - Soft weights: edit the weight column (in [0, 1]) and compare the influence-corrected fit with retraining under
-  those weights (core.attribution.soft_weight_estimates).
-- Stagewise: a point's influence by a chosen method along training (core.attribution.stagewise_influence).
+  those weights (core.attribution.methods.soft_weight_estimates).
+- Stagewise: a point's influence by a chosen method along training (core.attribution.methods.stagewise_influence).
 
-Every number comes from :mod:`core.attribution` through the worker tasks of :mod:`gui.attribution_tasks`; this
+Every number comes from :mod:`core.attribution.methods` through the worker tasks of :mod:`gui.attribution_tasks`; this
 module only merges columns and draws.
 """
 
@@ -54,7 +54,7 @@ from PySide6.QtWidgets import (
 )
 
 from core.atomic import atomic_write_text
-from core.attribution import (
+from core.attribution.methods import (
     STAGEWISE_METHODS,
     AttributionTable,
     BIFConfig,
@@ -648,7 +648,7 @@ class AttributionPanel(ComputesWhenInView, QWidget):
         self.agreement_label.setObjectName("attributionAgreement")
         self.agreement_label.setToolTip(
             "Pearson's r, Spearman's ρ and the overlap of the top-k points by |value| (k = ⌈0.15 n⌉) between the "
-            "chosen column and exact LOO (core.attribution.agreement)"
+            "chosen column and exact LOO (core.attribution.methods.agreement)"
         )
 
         # detection

@@ -35,8 +35,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.data import DataError
-from core.strokes import brush_points, points_in_polygon, sample_sketch
+from core.points.dataset import DataError
+from core.points.strokes import brush_points, points_in_polygon, sample_sketch
 from gui import style
 from gui.analysis import OVERLAY_ESTIMATES
 from gui.export import Table, install_export_actions
@@ -820,7 +820,7 @@ class FitView(QWidget):
         return (x1 - x0, y1 - y0)
 
     def apply_brush(self, xs, ys) -> int:
-        """Drop points along the stroke (core.strokes.brush_points), one undo step; returns how many."""
+        """Drop points along the stroke (core.points.strokes.brush_points), one undo step; returns how many."""
         self._brush_seed = getattr(self, "_brush_seed", 0) + 1
         px, py = brush_points(
             xs, ys, self.spacing_box.value(), self.noise_box.value(), self._brush_seed, self._view_scale()

@@ -14,7 +14,7 @@ flow dθ/dt = −∇L_{w(ε(t))}(θ) ends at θ(T), and the criterion 𝓔(ε) =
   arrows, the flows of every schedule from every θ₀, and an animation along t (slider / Play, Space).
 
 Changing a schedule, s, T, θ₀ or the plane recomputes in a worker (job kind ``"schedules"``, debounced); every
-number comes from :mod:`core.schedules` via :func:`gui.dynamics_tasks.schedules_task`.
+number comes from :mod:`core.dynamics.schedules` via :func:`gui.dynamics_tasks.schedules_task`.
 
 Wiring (the main window): ``register(window)`` adds the panel as the dock ``"schedules"``.
 """
@@ -49,7 +49,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core import schedules as sch
+from core.dynamics import schedules as sch
 from core.limits import MAX_HESSIAN_PARAMS
 from gui import style
 from gui.dynamics_tasks import (
@@ -841,7 +841,7 @@ class SchedulesPanel(ComputesWhenInView, QWidget):
 
     def set_mode(self, mode: str, force: bool = False) -> None:
         """Switch the problem (MLP / Figure 4) and load that mode's defaults: s, T, η, schedules and θ₀s (the
-        CLI's defaults, core.cli_dynamics)."""
+        CLI's defaults, cli.schedules)."""
         if mode not in (MODE_MLP, MODE_FIG4):
             raise ValueError(f"unknown mode {mode!r}")
         if mode == self.mode and not force:

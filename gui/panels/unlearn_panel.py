@@ -9,7 +9,7 @@ After T steps of full-batch gradient descent from θ₀ on all the points, the d
 The panel draws the distance of each to θ_R — in parameters ‖θ − θ_R‖ or in function mean_i |f(θ; x_i) − f(θ_R; x_i)|
 — against the number of unlearning steps (log scale; R2D with K = T *is* retraining, its curve lies on the
 retraining curve), the unlearned models' curves f(θ; x) over the data, and with a noise σ > 0 the distances of the
-published noisy models θ + σZ (a table over the noise draws). Every number comes from :func:`core.unlearn.unlearn`
+published noisy models θ + σZ (a table over the noise draws). Every number comes from :func:`core.dynamics.unlearn.unlearn`
 via :func:`gui.dynamics_tasks.unlearn_task` (job kind ``"unlearn"``), with the CLI's defaults
 (``influence-lab unlearn``: K = T/10, T/4, T/2, T; budgets = the Ks; 200 noise draws).
 

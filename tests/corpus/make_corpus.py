@@ -1,7 +1,7 @@
 """Regenerate the malformed-file corpus (tests/corpus/points, tests/corpus/sessions).
 
 Run from the repository root: ``.venv/bin/python tests/corpus/make_corpus.py``. Every file written here must be
-refused cleanly — by ``core.data.load_points`` with a ``DataError`` (points) or by ``core.session.load_session``
+refused cleanly — by ``core.points.dataset.load_points`` with a ``DataError`` (points) or by ``core.session.load_session``
 with a ``SessionError`` (sessions), the message naming the file — and nothing in it may ever be executed
 (tests/test_edge_cases.py::test_corpus_file_is_refused_cleanly). The pickle payloads, if they were ever
 unpickled, would set the environment variable INFLUENCE_LAB_PWNED; the test checks that they never are.
@@ -19,8 +19,8 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parents[1]))
 
-from core.data import make_preset  # noqa: E402
 from core.model import MLPSpec  # noqa: E402
+from core.points.dataset import make_preset  # noqa: E402
 from core.session import Session  # noqa: E402
 from core.train import TrainConfig  # noqa: E402
 

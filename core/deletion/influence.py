@@ -557,11 +557,11 @@ def tangent(model: Model, theta, x, y, w, kappa: float, j: int, eps) -> np.ndarr
     """The ε-path tangent θ'(ε) = −(∇²L_{w(ε)}(θ))⁻¹ w_j ∇ℓ_j(θ) / n (docs/science.md §2) at any θ and ε.
 
     theta (d,) or (B, d), eps scalar or (B,); returns (d,) or (B, d). One implementation with the ε-path:
-    ``core.paths.eps_tangent`` (where ε scales the point's own weight, w_j(ε) = ε·w_j; with w_j = 1 this is
+    ``core.deletion.eps_path.eps_tangent`` (where ε scales the point's own weight, w_j(ε) = ε·w_j; with w_j = 1 this is
     docs/science.md's w_j = ε). At ε = 1 on a stationary θ̂ this is −Δθ_IF; at ε = 0 the notes'
     θ̇(0) = −H_{R_j}⁻¹ ∇ℓ_j(θ*_{−j}) / n.
     """
-    from core.paths import eps_tangent
+    from core.deletion.eps_path import eps_tangent
 
     theta = np.asarray(theta, dtype=np.float64)
     single = theta.ndim == 1

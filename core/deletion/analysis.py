@@ -14,42 +14,27 @@ point of positive weight, is refused (core.problem.deletion_error); a diverged t
 
 from __future__ import annotations
 
-import argparse
-import sys
 from collections.abc import Generator
 from dataclasses import dataclass
 
 import numpy as np
 
-from core.cli import (
-    CliError,
-    DivergedError,
-    add_output_options,
-    add_problem_options,
-    check_float,
-    check_int,
-    check_output_paths,
-    diverged_message,
-    problem_from_args,
-    problem_summary,
-    register,
-    run_with_progress,
-    say_written,
-    summary_out,
-    write_json,
-)
-from core.influence import hessian_check
+from core.deletion.eps_path import EpsPath, continuation_path
+from core.deletion.influence import hessian_check
+from core.deletion.responses import DeletionEstimates, deletion_estimates
 from core.linear import jacobian_leverage, ols_diagnostics
 from core.model import LinearFeatures
-from core.paths import EpsPath, continuation_path
-from core.problem import Fit, Problem, deletion_error, fit_problem
+from core.problem import (
+    DEFAULT_DAMPING,
+    Fit,
+    Problem,
+    ProblemError,
+    TrainingDiverged,
+    deletion_error,
+    fit_problem,
+    problem_summary,
+)
 from core.progress import Progress, scaled
-from core.response import DeletionEstimates, deletion_estimates
-
-DEFAULT_DAMPING = 1e-3
-#: Upper bounds of the analysis options (typo guards; docs/limits.md).
-MAX_EPS_POINTS = 10_001
-MAX_SOLVER_BUDGET = 1_000_000
 
 
 def deletion_notes(problem: Problem, j: int) -> list[str]:
@@ -138,21 +123,21 @@ def analyze(
 ) -> Generator[Progress, None, Analysis]:
     """Fit the problem, then every estimate of the model without z_j (docs/science.md §3) and the ε-path (§2).
 
-    Refused (CliError) before any computation: a j that :func:`core.problem.deletion_error` refuses (out of
+    Refused (:class:`core.problem.ProblemError`) before any computation: a j that :func:`core.problem.deletion_error` refuses (out of
     range, weight already 0, no points left, the last point with κ = 0) and a damping λ that is not a finite
-    number > 0 (the PBRF needs λ > 0). When training diverges it stops with :class:`core.cli.DivergedError`.
+    number > 0 (the PBRF needs λ > 0). When training diverges it stops with :class:`core.problem.TrainingDiverged`.
     """
     msg = deletion_error(problem, j)
     if msg is not None:
-        raise CliError(msg)
+        raise ProblemError(msg)
     if not (np.isfinite(damping) and damping > 0):
-        raise CliError(
+        raise ProblemError(
             f"--damping {damping:g}: the damping λ must be a finite number > 0 (the PBRF is unbounded without "
             "damping, docs/science.md §3); e.g. --damping 1e-3"
         )
     fit = yield from scaled(fit_problem(problem), 0.0, 0.5, 1.0, "fit: ")
     if fit.training.diverged.any():
-        raise DivergedError(diverged_message(problem, fit.training.message))
+        raise TrainingDiverged(fit.training.message)
     x, y, w = problem.data.x, problem.data.y, problem.weights()
     est = yield from scaled(
         deletion_estimates(
@@ -183,83 +168,3 @@ def analyze(
         1.0,
     )  # the ε-path's own messages already say "ε-path: …"
     return Analysis(problem, fit, j, damping, est, path)
-
-
-def _add_args(p: argparse.ArgumentParser) -> None:
-    add_problem_options(p)
-    g = p.add_argument_group("deletion")
-    # SUPPRESS: a value given before the subcommand (influence-lab --delete 3 analyze) is kept
-    g.add_argument(
-        "--delete",
-        type=int,
-        metavar="J",
-        default=argparse.SUPPRESS,
-        help="the point to delete (0-based; required)",
-    )
-    g.add_argument(
-        "--damping", type=float, default=DEFAULT_DAMPING, help="λ of the GNH influence and the PBRF"
-    )
-    g.add_argument(
-        "--eps-points", type=int, default=101, metavar="K", help="points on the ε-path (default 101)"
-    )
-    g.add_argument("--solver", choices=("cg", "lissa"), default="cg", help="iterative iHVP solver")
-    g.add_argument("--solver-budget", type=int, default=None, help="iterations of the iterative solver")
-    add_output_options(p)
-
-
-def _run(args: argparse.Namespace) -> int:
-    if getattr(args, "delete", None) is None:
-        raise CliError("--delete J is required: the 0-based index of the point to delete, e.g. --delete 3")
-    check_int(args.eps_points, "--eps-points", "the number of points on the ε-path", 2, MAX_EPS_POINTS)
-    check_float(args.damping, "--damping", "the damping λ (the PBRF needs λ > 0)", 0.0, strict=True)
-    check_int(args.solver_budget, "--solver-budget", "the iterative solver's budget", 0, MAX_SOLVER_BUDGET)
-    check_output_paths(args, "json")
-    problem = problem_from_args(args, "analyze")
-    msg = deletion_error(problem, args.delete)
-    if msg is not None:
-        raise CliError(msg)
-    result = run_with_progress(
-        analyze(problem, args.delete, args.damping, args.eps_points, args.solver, args.solver_budget),
-        args.quiet,
-    )
-    doc = result.to_json()
-    if args.json:
-        write_json(doc, args.json, args.force)
-        say_written(args, "json")
-    out = summary_out(args) if args.json else sys.stdout  # without --json the summary is the output
-    if out is not None:
-        _print_summary(problem, args, result, doc, out)
-    return 0
-
-
-def _print_summary(problem, args, result, doc, out) -> None:
-    e = result.estimates
-
-    def say(text: str) -> None:
-        print(text, file=out)
-
-    say(f"deleted point {args.delete} of {problem.data.n}; damping λ = {args.damping:g}")
-    say(f"θ̂: ‖∇L‖ = {doc['training']['grad_norm']:.2e}, converged {doc['training']['converged']}")
-    h = doc["hessian"]
-    say(
-        f"{h['message']}"
-        + ("" if h["positive_definite"] else "; the exact-Hessian IF below uses the pseudo-inverse H⁺")
-    )
-    say(
-        f"self-influence s_j = {e.self_influence:.6g}; predicted Δℓ_j = {e.predicted_loss_change:.6g}, "
-        f"actual (cold LOO) = {e.actual_loss_change:.6g}"
-    )
-    say("error decomposition (mean |Δf| over training inputs; ‖Δθ‖):")
-    for k, v in e.decomposition.items():
-        say(f"  {k:22s} {v:.4g}   {e.decomposition_params[k]:.4g}")
-    for msg in [*doc["warnings"], *("ε-path: " + m for m in result.eps_path.messages)]:
-        say(f"warning: {msg}")
-
-
-register(
-    "analyze",
-    "delete one point: every estimate of the deleted model, the ε-path and the error "
-    "decomposition (JSON with --json)",
-    _add_args,
-    _run,
-)

@@ -12,7 +12,7 @@ Files:
   ``y``, ``weight`` and ``label`` optional; any order; names are case-insensitive and surrounding spaces are
   ignored; other columns are ignored with a note. Blank and ``#`` comment lines are skipped; ``;``, tab, ``|``
   or white-space separators and decimal commas are recognised; a file of two numeric columns needs no header;
-  the user can choose the columns (core.points_table). Line numbers in messages are 1-based and count every
+  the user can choose the columns (core.points.table). Line numbers in messages are 1-based and count every
   line of the file.
 - JSON: ``{"format": "influence-lab-points", "version": 1, "x": [...], "y": [...], "weight": [...],
   "label": [...], "name": "...", "teacher": {...}, "corrupted": [...]}`` (only x and y required), or a bare list
@@ -154,7 +154,7 @@ def _normalise_teacher(teacher: Any, where: str) -> dict:
         if missing:
             bad(f"{name} needs {', '.join(params)}; missing {', '.join(missing)}")
         result = {"kind": "function", "name": name, **{p: _number(teacher[p], p, where) for p in params}}
-    elif kind == "curve":  # a sketched function (core.strokes), linear between its samples
+    elif kind == "curve":  # a sketched function (core.points.strokes), linear between its samples
         expected = {"kind", "x", "y"}
         cx, cy = teacher.get("x"), teacher.get("y")
         if not isinstance(cx, (list, tuple, np.ndarray)) or not isinstance(cy, (list, tuple, np.ndarray)):
@@ -660,7 +660,7 @@ def _empty(where: str) -> NoReturn:
 
 
 def load_csv(path: str | os.PathLike, columns=None) -> Dataset:
-    """Read delimited points text (.csv, .tsv, .txt; core.points_table); ``name`` is the file stem. Raises
+    """Read delimited points text (.csv, .tsv, .txt; core.points.table); ``name`` is the file stem. Raises
     DataError (a ColumnsNeeded when x and y cannot be told and ``columns`` does not say)."""
     return read_points(path, columns)[0]
 
@@ -838,8 +838,8 @@ def load_points(path: str | os.PathLike, columns=None) -> Dataset:
 
 def points_columns(path: str | os.PathLike):
     """The column names of a delimited points file and the columns that would be read without a choice
-    (a core.points_table.Columns, or None when x and y cannot be told), for a column picker. Raises DataError."""
-    from core.points_table import Columns, ColumnsNeeded, choose_columns, read_table
+    (a core.points.table.Columns, or None when x and y cannot be told), for a column picker. Raises DataError."""
+    from core.points.table import Columns, ColumnsNeeded, choose_columns, read_table
 
     path = Path(path)
     table = read_table(_read_text(path), path.name)
@@ -853,7 +853,7 @@ def points_columns(path: str | os.PathLike):
 
 def read_points(path: str | os.PathLike, columns=None) -> tuple[Dataset, list[str]]:
     """A points file and the notes on what was chosen for the user while reading it (separator, decimal
-    commas, columns taken or ignored); ``columns`` (a core.points_table.Columns) says which columns are x, y,
+    commas, columns taken or ignored); ``columns`` (a core.points.table.Columns) says which columns are x, y,
     weight and label in delimited text. Raises DataError."""
     path = Path(path)
     suffix = path.suffix.lower()
@@ -865,7 +865,7 @@ def read_points(path: str | os.PathLike, columns=None) -> tuple[Dataset, list[st
             f"unsupported file type {suffix or '(no extension)'!r}",
             f"Points files are {', '.join(POINTS_SUFFIXES)}.",
         )
-    from core.points_table import parse_points_text
+    from core.points.table import parse_points_text
 
     return parse_points_text(_read_text(path), path.name, path.stem, columns)
 

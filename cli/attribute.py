@@ -1,7 +1,7 @@
 """``influence-lab attribute``: the per-point attribution table from the command line.
 
 Takes the shared data / model / training options, fits the problem, and writes one row per training point
-and one column per method (core.attribution: exact LOO cold and warm, IF, damped-GNH IF, PBRF, Newton,
+and one column per method (core.attribution.methods: exact LOO cold and warm, IF, damped-GNH IF, PBRF, Newton,
 self-influence, leverage, TracIn, BIF, Data Shapley, and for linear models Cook's distance / DFBETAS) as
 CSV (``--csv OUT``) and / or JSON (``--json OUT``, with the agreement of every column with exact LOO and,
 for data with known corrupted points, the mislabel-detection curves). Without an output file it prints the
@@ -17,8 +17,24 @@ import sys
 
 import numpy as np
 
-from core.attribution import (
-    DEFAULT_DAMPING,
+from cli.errors import CliError, DivergedError
+from cli.options import (
+    add_output_options,
+    add_problem_options,
+    check_float,
+    check_int,
+    check_output_paths,
+    problem_from_args,
+)
+from cli.output import (
+    diverged_message,
+    run_with_progress,
+    say_written,
+    summary_out,
+    write_json,
+    write_text_file,
+)
+from core.attribution.methods import (
     METHODS,
     BIFConfig,
     Query,
@@ -29,28 +45,11 @@ from core.attribution import (
     split_validation,
     teacher_validation,
 )
-from core.cli import (
-    CliError,
-    DivergedError,
-    add_output_options,
-    add_problem_options,
-    check_float,
-    check_int,
-    check_output_paths,
-    diverged_message,
-    problem_from_args,
-    problem_summary,
-    register,
-    run_with_progress,
-    say_written,
-    summary_out,
-    write_json,
-    write_text_file,
-)
 from core.limits import MAX_STEPS, check_elements, check_problem_size
-from core.problem import fit_problem
+from core.problem import DEFAULT_DAMPING, fit_problem, problem_summary
 from core.progress import scaled
 
+HELP = "per-point attribution table: exact LOO, IF, GNH, PBRF, Newton, TracIn, BIF, Data Shapley (CSV / JSON)"
 #: Upper bounds of the Monte-Carlo budgets (typo guards; docs/limits.md).
 MAX_PERMUTATIONS = 1_000_000
 MAX_CHAINS = 1_000
@@ -60,7 +59,7 @@ _BATCHED = ("loo_cold", "loo_warm", "pbrf")
 _NO_HESSIAN = ("tracin", "shapley", "loo_cold")
 
 
-def add_attribute_args(p: argparse.ArgumentParser) -> None:
+def add_arguments(p: argparse.ArgumentParser) -> None:
     add_problem_options(p)
     g = p.add_argument_group("attribution")
     g.add_argument(
@@ -212,7 +211,7 @@ def _check_size(problem, methods, args) -> None:
         )
 
 
-def cmd_attribute(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> int:
     _check_outputs(args)
     _check_options(args)
     problem = problem_from_args(args, feature=None)
@@ -339,11 +338,3 @@ def _print_summary(table, out, rows: bool = True) -> None:
             )
     for w in table.warnings:
         say(f"warning: {w}")
-
-
-register(
-    "attribute",
-    "per-point attribution table: exact LOO, IF, GNH, PBRF, Newton, TracIn, BIF, Data Shapley (CSV / JSON)",
-    add_attribute_args,
-    cmd_attribute,
-)

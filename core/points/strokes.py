@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from core.data import MAX_POINTS, DataError, Dataset
+from core.points.dataset import MAX_POINTS, DataError, Dataset
 
 MAX_STROKE_POINTS = 10_000  # pointer samples kept from one stroke (a long drag at a high event rate)
 

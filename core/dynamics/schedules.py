@@ -1140,9 +1140,9 @@ class LinearPhaseProblem:
 
 
 def figure4_dataset():
-    """The Figure-4 points as a core.data.Dataset (module docstring): 19 points on y = 0.5 + x with noise
+    """The Figure-4 points as a core.points.dataset.Dataset (module docstring): 19 points on y = 0.5 + x with noise
     0.1 from ``default_rng(4)`` (x first, then the noise) and the outlier (2, −1) as point 19."""
-    from core.data import Dataset
+    from core.points.dataset import Dataset
 
     rng = np.random.default_rng(FIG4_SEED)
     x = np.sort(rng.uniform(-1.5, 1.5, FIG4_N_CLEAN))

@@ -15,12 +15,12 @@ Sign convention of the table. Every *effect* column means "the change in the que
 deleted" (positive: the point was helping the query, deleting it hurts; negative: it was harming it):
 - ``loo_cold``  ℓ_q(θ_{−i}) − ℓ_q(θ̂): θ_{−i} retrained from θ_0 with the same optimiser and steps (all n
                  retrains as ONE batched training run with weights 1 − I), then, when θ̂ is polished, polished
-                 by one batched LM solve (core.response.loo_cold). This is the exact leave-one-out (the truth).
+                 by one batched LM solve (core.deletion.responses.loo_cold). This is the exact leave-one-out (the truth).
 - ``loo_warm``  ℓ_q(θ_{−i}) − ℓ_q(θ̂): θ_{−i} = argmin L_{−i} by LM from θ^s, batched over all i.
 - ``if``        ∇ℓ_q(θ̂)ᵀ Δθ_IF, Δθ_IF = (1/n) H⁻¹ ∇ℓ_i(θ̂) (first-order prediction; pseudo-inverse if H is
-                 not positive definite, with a warning) — core.influence.
+                 not positive definite, with a warning) — core.deletion.influence.
 - ``if_gnh``    ∇ℓ_q(θ̂)ᵀ Δθ_GNH, Δθ_GNH = (1/n)(G + λI)⁻¹ ∇ℓ_i(θ̂).
-- ``pbrf``      ℓ_q(θ_PBRF) − ℓ_q(θ^s), the PBRF solved by LM from θ^s (core.response; λ > 0).
+- ``pbrf``      ℓ_q(θ_PBRF) − ℓ_q(θ^s), the PBRF solved by LM from θ^s (core.deletion.responses; λ > 0).
 - ``newton``    ℓ_q(θ_Nt) − ℓ_q(θ̂), θ_Nt = θ̂ − (∇²L_{−i}(θ̂))⁻¹ ∇L_{−i}(θ̂) (Koh et al. 2019).
 - ``tracin``    Σ_k η_k ∇ℓ_i(θ_k)·∇ℓ_q(θ_k) over training checkpoints θ_k (Pruthi et al. 2020), η_k the learning
                  rate times the number of steps checkpoint k stands for. Natural sign kept: positive =
@@ -53,18 +53,15 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from core.data import Dataset
-from core.influence import influence_estimates, solve_direct
+from core.deletion.influence import influence_estimates, solve_direct
+from core.deletion.responses import loo_cold, solve_responses
 from core.linear import jacobian_leverage, ols_diagnostics
 from core.model import LinearFeatures, Model, _as_batch
 from core.objective import newton_solve, training_objective
-from core.problem import Fit, Problem, fit_problem
+from core.points.dataset import Dataset
+from core.problem import DEFAULT_DAMPING, Fit, Problem, fit_problem
 from core.progress import Progress, drive
-from core.response import loo_cold, solve_responses
 from core.train import train
-
-#: Default damping λ of the GNH influence and the PBRF (the app's default, core.session).
-DEFAULT_DAMPING = 1e-3
 
 #: Methods of the table, in column order. "ols" adds the linear-model regression diagnostics.
 METHODS = (
@@ -1687,7 +1684,7 @@ def attribution_table(
 
 
 def _condense_newton_warnings(warnings: list[str]) -> list[str]:
-    """One line for all the per-point 'Newton estimate (j = …)' warnings of core.influence."""
+    """One line for all the per-point 'Newton estimate (j = …)' warnings of core.deletion.influence."""
     import re
 
     out, js, eigs = [], [], []

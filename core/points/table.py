@@ -12,7 +12,7 @@
 :func:`choose_columns` picks x, y and the optional weight and label: the columns named so (any case), or the
 user's choice (:class:`Columns`, by name or 1-based position); a file of exactly two columns without those names
 is read as x, y. Other columns are ignored, each choice made for the user is returned as a note, and when x and y
-cannot be told :class:`ColumnsNeeded` (a :class:`~core.data.DataError`) names the columns so that the user can
+cannot be told :class:`ColumnsNeeded` (a :class:`~core.points.dataset.DataError`) names the columns so that the user can
 choose (``--x-col`` / ``--y-col``, the app's column picker).
 """
 
@@ -24,7 +24,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 
-from core import data as _data
+from core.points import dataset as _data
 
 SEPARATORS = (",", ";", "\t", "|")
 WHITESPACE = " "  # the separator name for runs of white space
@@ -217,7 +217,7 @@ def choose_columns(table: Table, columns: Columns | None = None) -> tuple[dict[s
 
 
 def dataset_from_table(table: Table, picked: dict[str, int], name: str) -> _data.Dataset:
-    """The points of the chosen columns; messages name the line of a bad value (core.data's wording)."""
+    """The points of the chosen columns; messages name the line of a bad value (core.points.dataset's wording)."""
     values: dict[str, list] = {role: [] for role in picked}
     ncols = len(table.names)
     for line, row in table.rows:

@@ -14,7 +14,7 @@ The six estimates of the model without z_j (Bae et al. 2022, arXiv 2209.05364, �
 5. ``pbrf_linear`` θ^s + Δθ_GNH(θ^s), Δθ_GNH = (w_j/n)(G(θ^s) + λI)⁻¹ ∇ℓ_j(θ^s), exact solve.
 6. ``if_solver``   the same with the iterative solver (CG / LiSSA) under its budget ("practical influence").
 plus, centred at θ̂: ``if_exact`` θ̂ + (w_j/n) H⁻¹ g_j, ``if_gnh`` θ̂ + (w_j/n)(G(θ̂) + λI)⁻¹ g_j and
-``newton`` θ̂ − (∇²L_{−j}(θ̂))⁻¹ ∇L_{−j}(θ̂) (core.influence).
+``newton`` θ̂ − (∇²L_{−j}(θ̂))⁻¹ ∇L_{−j}(θ̂) (core.deletion.influence).
 
 Convention fixed here, following the paper where docs/science.md is ambiguous: docs/science.md §3 writes the linearised
 PBRF as "θ^s + Δθ_GNH" with Δθ_GNH defined from g_j = ∇ℓ_j(θ̂). The PBRF is centred at θ^s, and Bae et al.
@@ -47,7 +47,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from core.influence import (
+from core.deletion.influence import (
     HessianCheck,
     SolveInfo,
     _indices,

@@ -1,154 +1,41 @@
-"""``influence-lab schedules`` and ``influence-lab unlearn`` (docs/science.md §4, §5): deletion dynamics, headless.
-
-Both take the shared data / model / training options (``core.cli.add_problem_options``) plus ``--delete J``,
-show a text progress bar, and write the numbers the Schedules / Unlearning panels show as ``--json OUT`` and
-the trajectories as ``--npz OUT`` (``numpy.savez``: plain arrays only, strings as unicode arrays — loading never
-needs ``allow_pickle``).
-
-schedules: flows of schedules ε(t) (``--schedule SPEC``, see core.schedules.parse_schedule) from one or more
-θ_0, the criterion 𝓔 = ½‖θ(T) − θ*_{−j}‖² and its function-space twin, scans over step times and linear-decay
-end points, and the best schedule found. ``--linear-phase`` runs the notes' Figure-4 problem instead
-(core.schedules.figure4_problem) with exact closed forms, d𝓔/dτ at s and the phase-portrait vector fields.
-
-unlearn: retrain, D2D and R2D (``--K``, ``--budget``) with distances to the retrained model against unlearning
-steps, and an optional noise study (``--noise-sigma``, ``--draws``).
-"""
+"""``influence-lab schedules`` (docs/science.md §4): flows of schedules ε(t) (``--schedule SPEC``, see
+core.dynamics.schedules.parse_schedule) from one or more θ_0, the criterion 𝓔 = ½‖θ(T) − θ*_{−j}‖² and its
+function-space twin, scans over step times and linear-decay end points, and the best schedule found.
+``--linear-phase`` runs the notes' Figure-4 problem instead (core.dynamics.schedules.figure4_problem) with exact
+closed forms, d𝓔/dτ at s and the phase-portrait vector fields."""
 
 from __future__ import annotations
 
 import argparse
-import io
-import math
 import time
-from pathlib import Path
 
 import numpy as np
 
-from core import schedules as sch
-from core.atomic import atomic_write_bytes
-from core.cli import (
-    CliError,
-    DivergedError,
-    add_output_options,
-    add_problem_options,
-    check_float,
-    check_int,
-    check_ints,
-    check_output_paths,
-    check_problem_args,
-    diverged_message,
-    problem_from_args,
-    problem_summary,
-    register,
-    run_with_progress,
-    to_jsonable,
-    write_json,
+from cli.dynamics_options import (
+    MAX_GRID,
+    MAX_SCAN,
+    MAX_SNAPSHOTS,
+    MAX_THETA0,
+    add_dynamics_options,
+    check_delete,
+    check_dynamics_outputs,
+    initial_points,
+    write_npz,
 )
+from cli.errors import CliError, DivergedError
+from cli.options import check_float, check_int, check_ints, check_problem_args, problem_from_args
+from cli.output import diverged_message, run_with_progress, write_json
+from core.dynamics import schedules as sch
 from core.limits import MAX_STEPS, check_elements, check_problem_size
 from core.model import LinearFeatures
-from core.problem import deletion_error
+from core.problem import problem_summary
 from core.progress import Progress, scaled
-from core.unlearn import unlearn
 
-#: Upper bounds of the dynamics options (docs/limits.md): scan grid sizes, snapshots, the vector-field grid,
-#: the number of initial points θ_0, of rewind depths / budgets and of noise draws.
-MAX_SCAN = 1_001
-MAX_SNAPSHOTS = 100_000
-MAX_GRID = 1_001
-MAX_THETA0 = 1_000
-MAX_LIST = 1_000
-MAX_DRAWS = 100_000
-
-# --------------------------------------------------------------------------------------------------
-# shared helpers
-# --------------------------------------------------------------------------------------------------
+HELP = "deletion schedules ε(t): flows, the criterion 𝓔, step-time scans, Figure-4 phase portraits"
 
 
-def _add_common(p: argparse.ArgumentParser) -> None:
-    add_problem_options(p)
-    g = p.add_argument_group("deletion")
-    # SUPPRESS: a value given before the subcommand (influence-lab --delete 3 schedules) is kept
-    g.add_argument(
-        "--delete",
-        type=int,
-        metavar="J",
-        default=argparse.SUPPRESS,
-        help="the deleted point, 0-based (default 0; 19, the outlier, with --linear-phase)",
-    )
-    add_output_options(p)
-    p.add_argument("--npz", metavar="OUT", default=None, help="write the trajectories as a NumPy .npz file")
-
-
-def _check_delete(j, n: int, default: int, problem=None) -> int:
-    """The deleted point (``default`` when not given); with a problem, core.problem.deletion_error's rules
-    (weight already 0, no points left, …) apply too."""
-    j = default if j is None else j
-    if problem is not None:
-        msg = deletion_error(problem, int(j))
-        if msg is not None:
-            raise CliError(msg)
-    if not 0 <= j < n:
-        raise CliError(f"--delete {j} is out of range: the data have {n} points (indices 0..{n - 1})")
-    return int(j)
-
-
-def _check_outputs(args) -> None:
-    """Refuse unusable outputs before computing (not after a long run)."""
-    check_output_paths(args, "json", "npz")
-
-
-def write_npz(arrays: dict, path: str, force: bool = False) -> None:
-    """np.savez of plain arrays, written atomically; strings become unicode arrays (no pickle)."""
-    target = Path(path)
-    if target.exists() and not force:
-        raise CliError(f"{path} exists; pass --force to overwrite it")
-    clean = {}
-    for k, v in arrays.items():
-        a = np.asarray(v)
-        if a.dtype == object:
-            raise ValueError(f"array {k!r} is not numeric or text")
-        clean[k] = a
-    buf = io.BytesIO()
-    np.savez(buf, **clean)
-    try:
-        atomic_write_bytes(target, buf.getvalue())
-    except OSError as exc:
-        raise CliError(f"{path}: cannot be written ({exc.strerror or exc}); choose another path") from None
-
-
-def _theta0s(args, model, default_seed: int, default_points=None) -> np.ndarray:
-    d = model.n_params
-    if args.theta0:
-        if len(args.theta0) > MAX_THETA0:
-            raise CliError(
-                f"--theta0 given {len(args.theta0)} times; give at most {MAX_THETA0} initial points"
-            )
-        pts = []
-        for text in args.theta0:
-            try:
-                v = [float(u) for u in text.split(",")]
-            except ValueError:
-                raise CliError(f"--theta0 {text!r}: write {d} numbers separated by commas") from None
-            if len(v) != d or not np.all(np.isfinite(v)):
-                raise CliError(
-                    f"--theta0 {text!r}: need {d} finite numbers (the model has d = {d} parameters)"
-                )
-            pts.append(v)
-        return np.array(pts)
-    if args.theta0_seeds:
-        return np.stack([model.init_params(int(s)) for s in args.theta0_seeds])
-    if default_points is not None:
-        return np.asarray(default_points, dtype=np.float64)
-    return model.init_params(default_seed)[None, :]
-
-
-# --------------------------------------------------------------------------------------------------
-# schedules
-# --------------------------------------------------------------------------------------------------
-
-
-def _add_schedules_args(p: argparse.ArgumentParser) -> None:
-    _add_common(p)
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    add_dynamics_options(p)
     g = p.add_argument_group("schedules (docs/science.md §4)")
     g.add_argument(
         "--schedule",
@@ -305,8 +192,8 @@ _LINEAR_PHASE_IGNORES = (
 )
 
 
-def cmd_schedules(args: argparse.Namespace) -> int:
-    _check_outputs(args)
+def run(args: argparse.Namespace) -> int:
+    check_dynamics_outputs(args)
     check_int(args.scan, "--scan", "the grid size of the scans (0: none)", 0, MAX_SCAN)
     check_int(args.snapshots, "--snapshots", "the number of trajectory snapshots", 1, MAX_SNAPSHOTS)
     check_int(args.grid, "--grid", "the vector-field grid size", 2, MAX_GRID)
@@ -327,7 +214,7 @@ def cmd_schedules(args: argparse.Namespace) -> int:
                 f"--linear-phase uses the notes' Figure-4 data and linear model: drop {', '.join(ignored)}"
             )
         data = sch.figure4_dataset()
-        j = _check_delete(j_arg, data.n, sch.FIG4_J)
+        j = check_delete(j_arg, data.n, sch.FIG4_J)
         s, T, lr, steps = _flow_times(args, sch.FIG4_S, sch.FIG4_T, sch.FIG4_LR)
         pr = sch.figure4_problem(j, s, T, lr)
         scheds = _schedule_list(args, s, T, lr, sch.default_figure4_schedules(s, T, lr))
@@ -337,7 +224,7 @@ def cmd_schedules(args: argparse.Namespace) -> int:
             sch.FIG4_THETA0_STRONG_COUNTEREXAMPLE,
             (-2.0, -2.0),
         ]
-        theta0s = _theta0s(args, pr.model, 0, default_pts)
+        theta0s = initial_points(args, pr.model, 0, default_pts)
         every = max(1, steps // args.snapshots)
         pp = run_with_progress(
             sch.phase_portrait(pr, scheds, theta0s, args.grid, args.scan, args.integrator, every), args.quiet
@@ -376,7 +263,7 @@ def cmd_schedules(args: argparse.Namespace) -> int:
             problem.model,
             problem.kappa,
         )
-        j = _check_delete(j_arg, problem.data.n, 0, problem)
+        j = check_delete(j_arg, problem.data.n, 0, problem)
         T_default = problem.config.steps * (problem.config.lr if args.eta is None else args.eta)
         s_default = T_default / 4 if args.T is None else args.T / 4
         s, T, lr, steps = _flow_times(args, s_default, T_default, problem.config.lr)
@@ -387,7 +274,7 @@ def cmd_schedules(args: argparse.Namespace) -> int:
             sch.ExponentialDecay(s, 3.0 / (T - s), T),
         ]
         scheds = _schedule_list(args, s, T, lr, default)
-        theta0s = _theta0s(args, model, problem.init_seed)
+        theta0s = initial_points(args, model, problem.init_seed)
         every = max(1, steps // args.snapshots)
         # one batched flow of (schedules + 2 scans) × θ_0s; snapshots of all of them are kept
         flows = (len(scheds) + 2 * args.scan) * len(theta0s)
@@ -476,185 +363,3 @@ def _print_schedules(doc: dict) -> None:
         print(f"  θ_0 #{p}: best {b['best_label']} with 𝓔 = {b['best_criterion']:.4g}{note}")
     for m in doc["messages"]:
         print(f"  note: {m}")
-
-
-# --------------------------------------------------------------------------------------------------
-# unlearn
-# --------------------------------------------------------------------------------------------------
-
-
-def _add_unlearn_args(p: argparse.ArgumentParser) -> None:
-    _add_common(p)
-    g = p.add_argument_group("unlearning (docs/science.md §5)")
-    g.add_argument(
-        "--K",
-        type=int,
-        nargs="+",
-        default=None,
-        metavar="K",
-        help="R2D rewind depths (default T/10, T/4, T/2, T)",
-    )
-    g.add_argument(
-        "--budget",
-        type=int,
-        nargs="+",
-        default=None,
-        metavar="B",
-        help="unlearning step budgets (default: the Ks)",
-    )
-    g.add_argument(
-        "--noise-sigma", type=float, default=0.0, help="σ of the published noise N(0, σ²I) (0: none)"
-    )
-    g.add_argument("--draws", type=int, default=200, help="noise draws (default 200)")
-    g.add_argument("--noise-seed", type=int, default=0, help="seed of the noise draws")
-    g.add_argument(
-        "--record-every", type=int, default=0, metavar="N", help="curve resolution (0: ~500 points)"
-    )
-
-
-def cmd_unlearn(args: argparse.Namespace) -> int:
-    _check_outputs(args)
-    if args.optimizer != "gd":
-        raise CliError("unlearn compares full-batch gradient descent runs; use --optimizer gd")
-    check_int(args.steps, "--steps", "the training length T of unlearn", 1, MAX_STEPS)
-    check_ints(args.K, "--K", "every rewind depth K (at most --steps)", 1, args.steps, most=MAX_LIST)
-    check_ints(args.budget, "--budget", "every unlearning step budget", 0, MAX_STEPS, most=MAX_LIST)
-    check_float(args.noise_sigma, "--noise-sigma", "the noise σ", 0.0)
-    check_int(args.draws, "--draws", "the number of noise draws", 1, MAX_DRAWS)
-    check_int(args.noise_seed, "--noise-seed", "the noise seed", 0)
-    check_int(
-        args.record_every, "--record-every", "the curve resolution in steps (0: automatic)", 0, MAX_STEPS
-    )
-    problem = problem_from_args(args, feature=None)
-    x, y, w, model, kappa = problem.data.x, problem.data.y, problem.weights(), problem.model, problem.kappa
-    j = _check_delete(getattr(args, "delete", None), problem.data.n, 0, problem)
-    T = problem.config.steps
-    Ks = args.K or sorted({max(1, T // 10), max(1, T // 4), max(1, T // 2), T})
-    budgets = args.budget or Ks
-    d = model.n_params
-    check_problem_size(problem, "unlearn", batch=2 + len(Ks))
-    every = math.gcd(T, *[T - int(K) for K in Ks]) or T
-    check_elements(
-        (T // every + 1) * d,
-        f"the checkpoints every {every} steps of {T:,} steps",
-        "Use other --K or fewer --steps",
-    )
-    horizon = max(max(budgets), max(Ks))
-    recorded = horizon // (args.record_every or max(1, horizon // 500)) + len(budgets) + len(Ks) + 2
-    check_elements(recorded * (2 + len(Ks)) * d, "the recorded unlearning paths", "Raise --record-every")
-    if args.noise_sigma > 0:
-        labels = 1 + len(budgets) * (1 + len(Ks))
-        check_elements(
-            labels * args.draws * max(d, problem.data.n),
-            f"the noise study ({labels} models × {args.draws:,} draws)",
-            "Lower --draws or give fewer --K / --budget",
-        )
-    start = time.perf_counter()
-    try:
-        res = run_with_progress(
-            unlearn(
-                model,
-                problem.theta0(),
-                x,
-                y,
-                w,
-                kappa,
-                j,
-                problem.config.lr,
-                T,
-                Ks,
-                args.budget,
-                args.noise_sigma,
-                args.draws,
-                args.noise_seed,
-                args.record_every,
-            ),
-            args.quiet,
-        )
-    except ValueError as exc:
-        if "diverged" in str(exc):  # core.unlearn: training on D or on D∖{z_j} diverged
-            raise DivergedError(diverged_message(problem, str(exc))) from None
-        raise
-    doc = {"command": "unlearn"}
-    doc.update(problem_summary(problem))
-    doc.update(
-        {
-            "deleted": j,
-            "T": res.T,
-            "lr": res.lr,
-            "K": res.Ks,
-            "budgets": res.budgets,
-            "theta0": res.theta0,
-            "theta_T": res.theta_T,
-            "theta_retrain": res.theta_retrain,
-            "theta_rewind": {str(int(K)): res.theta_rewind[r] for r, K in enumerate(res.Ks)},
-            "table": res.table(),
-            "r2d_canonical": res.canonical_r2d(),
-            "curves": {
-                "steps": res.steps,
-                "retrain_param": res.retrain_param,
-                "retrain_function": res.retrain_function,
-                "d2d_param": res.d2d_param,
-                "d2d_function": res.d2d_function,
-                "r2d_param": res.r2d_param,
-                "r2d_function": res.r2d_function,
-            },
-            "noise": None
-            if res.noise is None
-            else {
-                "sigma": res.noise.sigma,
-                "draws": res.noise.draws,
-                "seed": res.noise.seed,
-                "summary": res.noise.summary(),
-            },
-            "seconds": time.perf_counter() - start,
-        }
-    )
-    if args.npz:
-        arrays = {
-            "steps": res.steps,
-            "K": res.Ks,
-            "budgets": res.budgets,
-            "theta0": res.theta0,
-            "theta_T": res.theta_T,
-            "theta_retrain": res.theta_retrain,
-            "theta_rewind": res.theta_rewind,
-            "retrain_path": res.retrain_path,
-            "d2d_path": res.d2d_path,
-            "r2d_path": res.r2d_path,
-            "retrain_param": res.retrain_param,
-            "retrain_function": res.retrain_function,
-            "d2d_param": res.d2d_param,
-            "d2d_function": res.d2d_function,
-            "r2d_param": res.r2d_param,
-            "r2d_function": res.r2d_function,
-        }
-        if res.noise is not None:
-            arrays.update(
-                noise_labels=np.array(res.noise.labels),
-                noise_param=res.noise.param,
-                noise_function=res.noise.function,
-            )
-        write_npz(arrays, args.npz, args.force)
-    if args.json:
-        write_json(doc, args.json, args.force)
-    if not args.json or args.json != "-":
-        print(f"unlearn: delete point {j}, T = {T} steps, η = {res.lr:g}; distance to the retrained model")
-        for row in to_jsonable(res.table()):
-            r2d = ", ".join(f"K={e['K']}: {e['function']:.3g}" for e in row["r2d"])
-            print(f"  budget {row['budget']}: D2D {row['d2d']['function']:.3g}; R2D {r2d} (mean |Δf|)")
-    return 0
-
-
-register(
-    "schedules",
-    "deletion schedules ε(t): flows, the criterion 𝓔, step-time scans, Figure-4 phase portraits",
-    _add_schedules_args,
-    cmd_schedules,
-)
-register(
-    "unlearn",
-    "unlearning one point: retrain vs Descend-to-Delete vs Rewind-to-Delete",
-    _add_unlearn_args,
-    cmd_unlearn,
-)
