@@ -1,7 +1,8 @@
 """Fixtures and helpers shared by the GUI tests (``from gui_fixtures import *`` in a tests/test_gui_*.py).
 
 - ``no_leaked_threads`` (autouse wherever imported): fails a test that leaves a job worker thread (or any other
-  new Python thread) running — the napari-style guard against workers outliving their window.
+  new Python thread) or a QTimer running — the napari-style guard against workers and timers outliving their
+  window.
 - ``window``: a shown MainWindow on the default problem, not yet training; closed (workers joined) afterwards.
 - ``trained_window``: the same after its first training has finished.
 - ``isolated_config`` (autouse): preferences (QSettings INI) go to a fresh ``tmp_path`` directory, never to the
@@ -10,11 +11,14 @@
 
 from __future__ import annotations
 
+import gc
 import threading
 import time
+import warnings
 
 import pytest
-from PySide6.QtCore import QPoint, QPointF, Qt
+import shiboken6
+from PySide6.QtCore import QCoreApplication, QEvent, QPoint, QPointF, Qt, QTimer
 
 from gui.jobs import live_threads
 
@@ -31,6 +35,26 @@ __all__ = [
 ]
 
 TIMEOUT_MS = 30_000
+
+
+def _active_timers() -> list:
+    """Every QTimer still running: parentless ones held by Python (found through the garbage collector's list)
+    and children of the application, once the deletions the test scheduled (deleteLater) have happened."""
+    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+    with warnings.catch_warnings():  # isinstance on some of torch's deprecated module attributes warns
+        warnings.simplefilter("ignore")
+        timers = [
+            o for o in gc.get_objects() if isinstance(o, QTimer) and shiboken6.isValid(o) and o.isActive()
+        ]
+    app = QCoreApplication.instance()
+    if app is not None:
+        timers += [t for t in app.findChildren(QTimer) if t.isActive() and t not in timers]
+    return timers
+
+
+def _describe_timer(t) -> str:
+    owner = t.parent()
+    return f"{t.objectName() or 'QTimer'} ({t.interval()} ms) of {type(owner).__name__ if owner else 'no parent'}"
 
 
 def _foreign_threads(before: set[threading.Thread]) -> list[threading.Thread]:
@@ -52,7 +76,9 @@ def isolated_config(tmp_path, monkeypatch):
 
 @pytest.fixture(autouse=True)
 def no_leaked_threads():
+    """Fails a test that leaves a thread or a QTimer running (workers and timers must not outlive a window)."""
     before = set(threading.enumerate())
+    timers_before = _active_timers()
     yield
     # a worker that was cancelled gets a moment to leave its generator (cancellation is between yields)
     deadline = time.monotonic() + 0.5
@@ -60,6 +86,8 @@ def no_leaked_threads():
         time.sleep(0.01)
     leaked = live_threads() + [t for t in _foreign_threads(before) if t not in live_threads()]
     assert not leaked, f"threads still running after the test: {[t.name for t in leaked]}"
+    timers = [t for t in _active_timers() if t not in timers_before]
+    assert not timers, f"timers still running after the test: {[_describe_timer(t) for t in timers]}"
 
 
 @pytest.fixture
