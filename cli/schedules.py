@@ -1,7 +1,7 @@
 """``influence-lab schedules`` (docs/science.md §4): flows of schedules ε(t) (``--schedule SPEC``, see
-core.dynamics.schedules.parse_schedule) from one or more θ_0, the criterion 𝓔 = ½‖θ(T) − θ*_{−j}‖² and its
+core.dynamics.schedule.parse_schedule) from one or more θ_0, the criterion 𝓔 = ½‖θ(T) − θ*_{−j}‖² and its
 function-space twin, scans over step times and linear-decay end points, and the best schedule found.
-``--linear-phase`` runs the notes' Figure-4 problem instead (core.dynamics.schedules.figure4_problem) with exact
+``--linear-phase`` runs the notes' Figure-4 problem instead (core.dynamics.figure4.figure4_problem) with exact
 closed forms, d𝓔/dτ at s and the phase-portrait vector fields."""
 
 from __future__ import annotations
@@ -25,7 +25,23 @@ from cli.dynamics_options import (
 from cli.errors import CliError, DivergedError
 from cli.options import check_float, check_int, check_ints, check_problem_args, problem_from_args
 from cli.output import diverged_message, run_with_progress, write_json
-from core.dynamics import schedules as sch
+from core.dynamics.analysis import ScheduleAnalysis, analyze_schedules
+from core.dynamics.criterion import loo_target
+from core.dynamics.figure4 import (
+    FIG4_J,
+    FIG4_LR,
+    FIG4_S,
+    FIG4_T,
+    FIG4_THETA0S,
+    default_figure4_schedules,
+    exact_criteria,
+    figure4_dataset,
+    figure4_problem,
+    phase_portrait,
+)
+from core.dynamics.flow import INTEGRATORS
+from core.dynamics.quadratic import QuadraticFamily
+from core.dynamics.schedule import ExponentialDecay, LinearDecay, Step, eps_curves, parse_schedule, step_grid
 from core.limits import MAX_STEPS, check_elements, check_problem_size
 from core.model import LinearFeatures
 from core.problem import problem_summary
@@ -61,7 +77,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         default=None,
         help="step η of the flow (default the training --lr; 0.01 with --linear-phase)",
     )
-    g.add_argument("--integrator", choices=sch.INTEGRATORS, default="gd", help="gradient descent or RK4")
+    g.add_argument("--integrator", choices=INTEGRATORS, default="gd", help="gradient descent or RK4")
     g.add_argument("--scan", type=int, default=21, metavar="N", help="grid size of both scans (0: no scans)")
     g.add_argument("--snapshots", type=int, default=200, metavar="N", help="trajectory snapshots (about N)")
     g.add_argument(
@@ -88,7 +104,7 @@ def _schedule_list(args, s: float, T: float, lr: float, default) -> list:
     if not args.schedule:
         return list(default)
     try:
-        return [sch.parse_schedule(spec, s, T) for spec in args.schedule]
+        return [parse_schedule(spec, s, T) for spec in args.schedule]
     except ValueError as exc:
         raise CliError(str(exc)) from None
 
@@ -109,17 +125,17 @@ def _flow_times(
             f"T / η = {T:g} / {lr:g} = {T / lr:,.0f} flow steps; at most {MAX_STEPS:,} are supported: "
             "lower --T or raise --eta"
         )
-    steps, T_grid = sch.step_grid(lr, T)
+    steps, T_grid = step_grid(lr, T)
     if steps < 1 or abs(T_grid - T) > 1e-9 * max(1.0, abs(T)):
         raise CliError(f"--T {T:g} must be a positive whole number of flow steps η = {lr:g}")
     s = default_s if args.s is None else args.s
-    _, s_grid = sch.step_grid(lr, s)
+    _, s_grid = step_grid(lr, s)
     if not 0 <= s_grid < T_grid:
         raise CliError(f"need 0 ≤ s < T, got s = {s:g}, T = {T_grid:g}")
     return s_grid, T_grid, lr, steps
 
 
-def _schedules_doc(ana: sch.ScheduleAnalysis, exact=None) -> dict:
+def _schedules_doc(ana: ScheduleAnalysis, exact=None) -> dict:
     doc = {
         "deleted": ana.j,
         "s": ana.s,
@@ -156,7 +172,7 @@ def _schedules_doc(ana: sch.ScheduleAnalysis, exact=None) -> dict:
     return doc
 
 
-def _schedules_npz(ana: sch.ScheduleAnalysis) -> dict:
+def _schedules_npz(ana: ScheduleAnalysis) -> dict:
     flow = ana.flow
     t_plot = np.linspace(0.0, ana.T, 401)
     out = {
@@ -166,7 +182,7 @@ def _schedules_npz(ana: sch.ScheduleAnalysis) -> dict:
         "eps": flow.eps,  # (K, S)
         "schedule_labels": np.array([sc.label() for sc in flow.schedules]),
         "eps_plot_times": t_plot,
-        "eps_plot": sch.eps_curves(flow.schedules, t_plot),
+        "eps_plot": eps_curves(flow.schedules, t_plot),
         "theta0s": flow.theta0s,
         "target": ana.target.theta,
         "criterion": ana.criterion,
@@ -213,21 +229,15 @@ def run(args: argparse.Namespace) -> int:
             raise CliError(
                 f"--linear-phase uses the notes' Figure-4 data and linear model: drop {', '.join(ignored)}"
             )
-        data = sch.figure4_dataset()
-        j = check_delete(j_arg, data.n, sch.FIG4_J)
-        s, T, lr, steps = _flow_times(args, sch.FIG4_S, sch.FIG4_T, sch.FIG4_LR)
-        pr = sch.figure4_problem(j, s, T, lr)
-        scheds = _schedule_list(args, s, T, lr, sch.default_figure4_schedules(s, T, lr))
-        default_pts = [
-            sch.FIG4_THETA0_STEP_OPTIMAL,
-            sch.FIG4_THETA0_COUNTEREXAMPLE,
-            sch.FIG4_THETA0_STRONG_COUNTEREXAMPLE,
-            (-2.0, -2.0),
-        ]
-        theta0s = initial_points(args, pr.model, 0, default_pts)
+        data = figure4_dataset()
+        j = check_delete(j_arg, data.n, FIG4_J)
+        s, T, lr, steps = _flow_times(args, FIG4_S, FIG4_T, FIG4_LR)
+        pr = figure4_problem(j, s, T, lr)
+        scheds = _schedule_list(args, s, T, lr, default_figure4_schedules(s, T, lr))
+        theta0s = initial_points(args, pr.model, 0, list(FIG4_THETA0S))
         every = max(1, steps // args.snapshots)
         pp = run_with_progress(
-            sch.phase_portrait(pr, scheds, theta0s, args.grid, args.scan, args.integrator, every), args.quiet
+            phase_portrait(pr, scheds, theta0s, args.grid, args.scan, args.integrator, every), args.quiet
         )
         ana = pp.analysis
         doc = {
@@ -268,10 +278,10 @@ def run(args: argparse.Namespace) -> int:
         s_default = T_default / 4 if args.T is None else args.T / 4
         s, T, lr, steps = _flow_times(args, s_default, T_default, problem.config.lr)
         default = [
-            sch.Step(s),
-            sch.Step(min(sch.step_grid(lr, 2 * s)[1], T)),
-            sch.LinearDecay(s, T),
-            sch.ExponentialDecay(s, 3.0 / (T - s), T),
+            Step(s),
+            Step(min(step_grid(lr, 2 * s)[1], T)),
+            LinearDecay(s, T),
+            ExponentialDecay(s, 3.0 / (T - s), T),
         ]
         scheds = _schedule_list(args, s, T, lr, default)
         theta0s = initial_points(args, model, problem.init_seed)
@@ -288,7 +298,7 @@ def run(args: argparse.Namespace) -> int:
         def pipeline():
             theta_hat = None
             if isinstance(model, LinearFeatures):
-                target = sch.loo_target(model, None, x, y, w, kappa, j)
+                target = loo_target(model, None, x, y, w, kappa, j)
             else:
                 from core.problem import fit_problem
 
@@ -297,9 +307,9 @@ def run(args: argparse.Namespace) -> int:
                     raise DivergedError(diverged_message(problem, fit.training.message))
                 theta_hat = fit.theta_hat
                 yield Progress(0.3, 1.0, "LOO minimiser")
-                target = sch.loo_target(model, theta_hat, x, y, w, kappa, j)
+                target = loo_target(model, theta_hat, x, y, w, kappa, j)
             ana = yield from scaled(
-                sch.analyze_schedules(
+                analyze_schedules(
                     model,
                     theta0s,
                     x,
@@ -326,8 +336,8 @@ def run(args: argparse.Namespace) -> int:
         theta_hat, ana = run_with_progress(pipeline(), args.quiet)
         exact = None
         if isinstance(model, LinearFeatures):
-            fam = sch.QuadraticFamily.from_linear_model(model, x, y, w, kappa, j)
-            exact = sch.exact_criteria(fam, theta0s, scheds, T)
+            fam = QuadraticFamily.from_linear_model(model, x, y, w, kappa, j)
+            exact = exact_criteria(fam, theta0s, scheds, T)
         doc = {"command": "schedules", "mode": "data"}
         doc.update(problem_summary(problem))
         doc["theta_hat"] = theta_hat

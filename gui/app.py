@@ -170,61 +170,106 @@ def run_gui(args) -> int:
     from PySide6.QtWidgets import QApplication
 
     from core.problem import default_problem
-    from core.session import SessionError, load_session
     from gui.main_window import MainWindow
     from gui.style import configure_pyqtgraph
 
-    session_file = getattr(args, "session", None)
+    screenshot = getattr(args, "screenshot", None)
+    export_dir = getattr(args, "export_figures", None)
+    headless = screenshot or export_dir
+    status = _check_before_qt(getattr(args, "session", None), headless)
+    if status is not None:
+        return status
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setApplicationName("Influence Lab")
+    app.setOrganizationName("Influence Lab")
+    configure_pyqtgraph()
+    if screenshot and export_dir:
+        print("influence-lab: give --screenshot or --export-figures, not both", file=sys.stderr)
+        return 2
+    figure_size = _figure_size(args)
+    if isinstance(figure_size, str):
+        print(f"influence-lab: {figure_size}", file=sys.stderr)
+        return 2
+    window = MainWindow(default_problem(), interactive=not headless, remember=not headless)
+    status = _prepare_window(window, args, headless, figure_size)
+    if status is None:
+        status = _show_and_load(window, args, headless)
+    if status is not None:
+        return status
+    delete = getattr(args, "delete", None)
+    if delete is not None and not (0 <= delete < window.state.data.n):
+        print(
+            f"influence-lab: --delete {delete}: point indices are 0..{window.state.data.n - 1}",
+            file=sys.stderr,
+        )
+        window.shutdown()
+        return 2
+    if headless:
+        panel = getattr(args, "panel", None)
+        if export_dir:
+            overwrite = bool(getattr(args, "overwrite", False))
+            driver = FigureExportDriver(window, app, export_dir, delete, panel, overwrite)
+        else:
+            driver = ScreenshotDriver(window, app, screenshot, delete, panel)
+        app.exec()
+        return driver.status
+    if delete is not None:
+        _delete_after_first_fit(window, delete)
+    return app.exec()
+
+
+def _check_before_qt(session_file: str | None, headless) -> int | None:
+    """Refuse a bad --session file, and a platform Qt cannot start on, before any window exists (the exit
+    status, or None to go on); a headless run is pointed at the offscreen platform."""
+    from PySide6.QtWidgets import QApplication
+
+    from core.session import SessionError, load_session
+
     if session_file:
         try:
             load_session(session_file)  # check it before opening a window: a bad file is a one-line error
         except SessionError as exc:
             print(f"influence-lab: --session: {exc}", file=sys.stderr)
             return 2
-    if (getattr(args, "screenshot", None) or getattr(args, "export_figures", None)) and not os.environ.get(
-        "QT_QPA_PLATFORM"
-    ):
+    if headless and not os.environ.get("QT_QPA_PLATFORM"):
         os.environ["QT_QPA_PLATFORM"] = "offscreen"  # a headless run needs no display
-    if not (getattr(args, "screenshot", None) or getattr(args, "export_figures", None)):
+    if not headless:
         from gui.doctor import platform_problem
 
         problem = platform_problem()  # before Qt's own message, which may blame the wrong library
         if problem and QApplication.instance() is None:
             print(f"influence-lab: {problem}", file=sys.stderr)
             return 1
-    app = QApplication.instance() or QApplication(sys.argv[:1])
-    app.setApplicationName("Influence Lab")
-    app.setOrganizationName("Influence Lab")
-    configure_pyqtgraph()
-    screenshot = getattr(args, "screenshot", None)
-    export_dir = getattr(args, "export_figures", None)
-    if screenshot and export_dir:
-        print("influence-lab: give --screenshot or --export-figures, not both", file=sys.stderr)
+    return None
+
+
+def _window_size(text: str | None) -> tuple[int, int] | None:
+    """--window-size WxH as pixels (the default without it), or None when it is not a valid size."""
+    if not text:
+        return SCREENSHOT_SIZE
+    try:
+        wpx, hpx = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        return None
+    if not (400 <= wpx <= 8000 and 300 <= hpx <= 8000):
+        return None
+    return wpx, hpx
+
+
+def _prepare_window(window, args, headless, figure_size) -> int | None:
+    """Size the window, restore the preferences and apply the options that need no shown window; the exit
+    status of a bad option, or None."""
+    size = _window_size(getattr(args, "window_size", None))
+    if size is None:
+        print(f"influence-lab: --window-size {args.window_size}: give WxH, e.g. 1366x768", file=sys.stderr)
+        window.shutdown()
         return 2
-    headless = screenshot or export_dir
-    figure_size = _figure_size(args)
-    if isinstance(figure_size, str):
-        print(f"influence-lab: {figure_size}", file=sys.stderr)
-        return 2
-    window = MainWindow(default_problem(), interactive=not headless, remember=not headless)
-    size = SCREENSHOT_SIZE
-    if getattr(args, "window_size", None):
-        try:
-            wpx, hpx = (int(v) for v in args.window_size.lower().split("x"))
-            if not (400 <= wpx <= 8000 and 300 <= hpx <= 8000):
-                raise ValueError
-        except ValueError:
-            print(
-                f"influence-lab: --window-size {args.window_size}: give WxH, e.g. 1366x768", file=sys.stderr
-            )
-            window.shutdown()
-            return 2
-        size = (wpx, hpx)
     window.resize(*size)
     if not headless:
-        window.restore_preferences(settings=not session_file)
+        window.restore_preferences(settings=not getattr(args, "session", None))
     if figure_size is not None:
         window.figure_size = figure_size
+    export_dir = getattr(args, "export_figures", None)
     if export_dir and not getattr(args, "overwrite", False):
         existing = [p for p in window.export_targets(Path(export_dir)) if p.exists()]
         if existing:  # refuse before training, not after
@@ -240,6 +285,12 @@ def run_gui(args) -> int:
         names = ", ".join(n for n in window.panels)
         print(f"influence-lab: unknown panel {panel!r}; panels: {names}", file=sys.stderr)
         return 2
+    return None
+
+
+def _show_and_load(window, args, headless) -> int | None:
+    """Show the window and fill it: the autosave if restored, else --session, else the file to open, else the
+    default problem (trained); then start autosaving (interactive runs). The exit status on failure, or None."""
     window.show()
     if not headless:
         window.fit_to_screen()
@@ -247,6 +298,8 @@ def run_gui(args) -> int:
         window.balance_docks()  # a remembered or default size may be larger than this screen
     from gui.autosave import restore_answer
 
+    session_file = getattr(args, "session", None)
+    panel = getattr(args, "panel", None)
     restored = False
     if not headless or restore_answer() is not None:
         restored = window.offer_restore()
@@ -273,26 +326,7 @@ def run_gui(args) -> int:
         window.start()
     if not headless:
         window.enable_autosave()
-    delete = getattr(args, "delete", None)
-    if delete is not None and not (0 <= delete < window.state.data.n):
-        print(
-            f"influence-lab: --delete {delete}: point indices are 0..{window.state.data.n - 1}",
-            file=sys.stderr,
-        )
-        window.shutdown()
-        return 2
-    if headless:
-        if export_dir:
-            driver = FigureExportDriver(
-                window, app, export_dir, delete, panel, bool(getattr(args, "overwrite", False))
-            )
-        else:
-            driver = ScreenshotDriver(window, app, screenshot, delete, panel)
-        app.exec()
-        return driver.status
-    if delete is not None:
-        _delete_after_first_fit(window, delete)
-    return app.exec()
+    return None
 
 
 def _delete_after_first_fit(window, j: int) -> None:

@@ -3,7 +3,7 @@
 
 Each task is a generator run by :class:`gui.jobs.JobRunner` in a worker thread. It takes an immutable request
 (a frozen dataclass holding a :class:`core.problem.Problem` snapshot and the panel's choices), calls ``core``
-(:mod:`core.dynamics.schedules`, :mod:`core.dynamics.unlearn`) exactly like ``influence-lab schedules`` / ``influence-lab unlearn``
+(the modules of :mod:`core.dynamics`) exactly like ``influence-lab schedules`` / ``influence-lab unlearn``
 do (:mod:`cli.schedules`, :mod:`cli.unlearn`, same defaults), and returns a frozen record holding every array the panels draw:
 ε(t) curves on a plotting grid, trajectories projected on the chosen parameter plane, the vector fields, the
 criteria, the unlearned models' curves f(θ; x) on a display grid. The panels only index and draw.
@@ -19,7 +19,26 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from core.dynamics import schedules as sch
+from core.dynamics.analysis import ScheduleAnalysis, analyze_schedules
+from core.dynamics.criterion import loo_target
+from core.dynamics.figure4 import (
+    FIG4_THETA0S,
+    exact_criteria,
+    field_box,
+    figure4_problem,
+    phase_portrait,
+    vector_field,
+)
+from core.dynamics.quadratic import QuadraticFamily, step_time_derivative
+from core.dynamics.schedule import (
+    ExponentialDecay,
+    LinearDecay,
+    PiecewiseLinear,
+    Schedule,
+    Step,
+    eps_curves,
+    step_grid,
+)
 from core.dynamics.unlearn import unlearn
 from core.model import LinearFeatures
 from core.problem import Problem, fit_problem
@@ -40,18 +59,8 @@ SNAPSHOTS = 200
 #: Grid sizes of the step-time / linear-decay scans (the CLI's --scan default) and of the vector field.
 N_SCAN = 21
 N_GRID = 17
-#: Margin of the vector-field grid around everything drawn (core.dynamics.schedules.phase_portrait's default).
-FIELD_MARGIN = 0.15
 #: Display grid of the unlearned models' curves f(θ; x).
 FIT_GRID_POINTS = 300
-
-#: The Figure-4 starts of core.dynamics.schedules (the CLI's --linear-phase default θ_0s).
-FIG4_THETA0S = (
-    sch.FIG4_THETA0_STEP_OPTIMAL,
-    sch.FIG4_THETA0_COUNTEREXAMPLE,
-    sch.FIG4_THETA0_STRONG_COUNTEREXAMPLE,
-    (-2.0, -2.0),
-)
 
 
 def base_problem(problem: Problem, j: int) -> Problem:
@@ -65,25 +74,25 @@ def base_problem(problem: Problem, j: int) -> Problem:
 
 def default_times(lr: float, steps: int) -> tuple[float, float]:
     """(s, T) of the CLI in data mode: T = steps·η, s = T/4 on the step grid."""
-    T = sch.step_grid(lr, steps * lr)[1]
-    s = sch.step_grid(lr, T / 4)[1]
+    T = step_grid(lr, steps * lr)[1]
+    s = step_grid(lr, T / 4)[1]
     return s, T
 
 
-def default_mlp_schedules(s: float, T: float, lr: float) -> list[sch.Schedule]:
+def default_mlp_schedules(s: float, T: float, lr: float) -> list[Schedule]:
     """The CLI's default schedules in data mode: step at s, step at 2s, linear decay s → T, exponential decay
     with rate 3/(T − s)."""
     return [
-        sch.Step(s),
-        sch.Step(min(sch.step_grid(lr, 2 * s)[1], T)),
-        sch.LinearDecay(s, T),
-        sch.ExponentialDecay(s, 3.0 / (T - s), T),
+        Step(s),
+        Step(min(step_grid(lr, 2 * s)[1], T)),
+        LinearDecay(s, T),
+        ExponentialDecay(s, 3.0 / (T - s), T),
     ]
 
 
-def default_drawn(s: float, T: float) -> sch.PiecewiseLinear:
+def default_drawn(s: float, T: float) -> PiecewiseLinear:
     """A drawn schedule to start editing from: 1 until s, a fast drop, then to 0 at T (in E_s)."""
-    return sch.PiecewiseLinear((0.0, s, s + 0.2 * (T - s), T), (1.0, 1.0, 0.3, 0.0))
+    return PiecewiseLinear((0.0, s, s + 0.2 * (T - s), T), (1.0, 1.0, 0.3, 0.0))
 
 
 def display_grid(x: np.ndarray, n: int = FIT_GRID_POINTS) -> np.ndarray:
@@ -103,11 +112,11 @@ class SchedulesRequest:
     """Everything a schedules job needs (a snapshot: safe to hand to a worker)."""
 
     mode: str
-    schedules: tuple[sch.Schedule, ...]
+    schedules: tuple[Schedule, ...]
     s: float
     T: float
     lr: float
-    #: the deleted point (Figure-4 mode: the outlier, core.dynamics.schedules.FIG4_J)
+    #: the deleted point (Figure-4 mode: the outlier, core.dynamics.figure4.FIG4_J)
     j: int
     #: the initial points θ_0: explicit (P, d) rows (Figure 4), or None to use ``seeds``
     theta0s: tuple[tuple[float, ...], ...] | None = None
@@ -139,7 +148,7 @@ class SchedulesRecord:
     T: float
     lr: float
     steps: int
-    schedules: tuple[sch.Schedule, ...]
+    schedules: tuple[Schedule, ...]
     labels: tuple[str, ...]
     in_class: np.ndarray  # (S,) ε ∈ E_s
     eps_times: np.ndarray  # (N,) plotting grid of t
@@ -190,13 +199,6 @@ def _theta0_label(v: np.ndarray) -> str:
     return "θ₀"
 
 
-def _field_box(points: np.ndarray, margin: float) -> tuple[np.ndarray, np.ndarray]:
-    pts = points[np.isfinite(points).all(axis=1)]
-    lo, hi = pts.min(axis=0), pts.max(axis=0)
-    pad = margin * np.maximum(hi - lo, 1e-3)
-    return lo - pad, hi + pad
-
-
 def _widen(lo: np.ndarray, hi: np.ndarray, aspect: float) -> tuple[np.ndarray, np.ndarray]:
     """The smallest box containing [lo, hi] whose width / height is ``aspect``, with the same centre."""
     if not (np.isfinite(aspect) and aspect > 0):
@@ -211,119 +213,174 @@ def _widen(lo: np.ndarray, hi: np.ndarray, aspect: float) -> tuple[np.ndarray, n
     return c - half, c + half
 
 
+@dataclass(frozen=True)
+class _Portrait:
+    """What either mode computes for the record: the analysis and the phase-portrait data in the chosen plane."""
+
+    analysis: ScheduleAnalysis
+    theta0s: np.ndarray  # (P, d)
+    dims: tuple[int, int]
+    theta_star: np.ndarray  # (d,)
+    target: np.ndarray  # (d,)
+    exact: np.ndarray | None
+    step_exact: np.ndarray | None
+    derivative: np.ndarray | None
+    grid_1: np.ndarray
+    grid_2: np.ndarray
+    field_eps: np.ndarray
+    field: np.ndarray
+    param_names: tuple[str, ...]
+    axis_labels: tuple[str, str]
+    field_note: str
+
+
 def schedules_task(req: SchedulesRequest) -> Generator[Progress, None, SchedulesRecord]:
     """Flows of the request's schedules from its θ_0s, 𝓔 and 𝓔_f, the step-time and linear-decay scans and the
-    phase-portrait data — :func:`core.dynamics.schedules.phase_portrait` in Figure-4 mode, :func:`core.dynamics.schedules.
-    analyze_schedules` against :func:`core.dynamics.schedules.loo_target` for the session's model (as the CLI does)."""
+    phase-portrait data — :func:`core.dynamics.figure4.phase_portrait` in Figure-4 mode,
+    :func:`core.dynamics.analysis.analyze_schedules` against :func:`core.dynamics.criterion.loo_target` for the
+    session's model (as the CLI does)."""
     start = time.perf_counter()
     schedules = list(req.schedules)
     if not schedules:
         raise ValueError("add at least one schedule")
     s, T, lr = float(req.s), float(req.T), float(req.lr)
-    steps = sch.step_grid(lr, T)[0]
+    steps = step_grid(lr, T)[0]
     every = max(1, steps // max(1, int(req.snapshots)))
-    exact = step_exact = deriv = None
-    if req.mode == MODE_FIG4:
-        pr = sch.figure4_problem(req.j, s, T, lr)
-        theta0s = np.atleast_2d(np.asarray(req.theta0s or FIG4_THETA0S, dtype=np.float64))
-        pp = yield from scaled(
-            sch.phase_portrait(pr, schedules, theta0s, req.n_grid, req.n_scan, req.integrator, every),
-            0.0,
-            0.95,
-            1.0,
-            "Figure 4: ",
-        )
-        ana = pp.analysis
-        model, x = pr.model, pr.x
-        dims = (0, 1)
-        theta_star = pr.theta_star
-        target = pr.theta_star_del
-        exact, step_exact, deriv = pp.criterion_exact, pp.step_scan_exact, pp.derivative_at_s
-        # the core's grid spans the θ₀s, θ*, θ*₋ⱼ and the flows; widen it to the plot's shape (equal scales)
-        lo, hi = _widen(
-            np.array([pp.grid_1[0], pp.grid_2[0]]), np.array([pp.grid_1[-1], pp.grid_2[-1]]), req.field_aspect
-        )
-        feps = pp.field_eps
-        g1, g2, fld = sch.vector_field(
-            pr.model, pr.x, pr.y, pr.w, pr.kappa, pr.j, feps, np.zeros(2), (0, 1), lo, hi, req.n_grid
-        )
-        names = ("θ₁", "θ₂")
-        axis = ("θ₁  (intercept)", "θ₂  (slope)")
-        star = "θ*"
-        note = "the vector fields −∇L₁ (with zⱼ) and −∇L₀ (zⱼ deleted) of the linear model"
-    else:
-        if req.problem is None:
-            raise ValueError("no problem to analyse")
-        problem = req.problem
-        model = problem.model
-        x, y, w, kappa = problem.data.x, problem.data.y, problem.weights(), problem.kappa
-        j = int(req.j)
-        if not 0 <= j < problem.data.n:
-            raise ValueError(f"the deleted point index must lie in 0..{problem.data.n - 1}, got {j}")
-        linear = isinstance(model, LinearFeatures)
-        theta_hat = req.theta_hat
-        family = None
-        if linear:
-            family = sch.QuadraticFamily.from_linear_model(model, x, y, w, kappa, j)
-            theta_hat = family.theta_star
-        elif theta_hat is None:
-            fit = yield from scaled(fit_problem(problem), 0.0, 0.3, 1.0, f"model with point {j}: ")
-            theta_hat = fit.theta_hat
-        yield Progress(0.3, 1.0, "LOO minimiser θ*₋ⱼ")
-        tgt = sch.loo_target(model, theta_hat, x, y, w, kappa, j)
-        theta0s = np.stack([model.init_params(int(sd)) for sd in req.seeds])
-        ana = yield from scaled(
-            sch.analyze_schedules(
-                model, theta0s, x, y, w, kappa, j, schedules, s, T, lr, tgt, req.n_scan, every, req.integrator
-            ),
-            0.32,
-            0.95,
-            1.0,
-            "flows: ",
-        )
-        if linear:
-            exact = sch.exact_criteria(family, theta0s, schedules, T)
-            if ana.step_scan is not None:
-                step_exact = sch.exact_criteria(family, theta0s, ana.step_scan.schedules, T)
-            deriv = sch.step_time_derivative(family, theta0s, s, T)
-        dims = tuple(int(k) for k in req.dims)
-        d = model.n_params
-        if len(dims) != 2 or dims[0] == dims[1] or not all(0 <= k < d for k in dims):
-            raise ValueError(f"choose two different parameters among 0..{d - 1}, got {dims}")
-        theta_star = np.asarray(theta_hat, dtype=np.float64)
-        target = tgt.theta
-        a, b = dims
-        pts = np.vstack(
-            [
-                theta0s[:, dims],
-                theta_star[None, dims],
-                target[None, dims],
-                ana.flow.theta[..., dims].reshape(-1, 2),
-            ]
-        )
-        lo, hi = _field_box(pts, FIELD_MARGIN)
-        yield Progress(0.96, 1.0, "vector fields")
-        g1, g2, f1 = sch.vector_field(model, x, y, w, kappa, j, [1.0], theta_star, dims, lo, hi, req.n_grid)
-        _, _, f0 = sch.vector_field(model, x, y, w, kappa, j, [0.0], target, dims, lo, hi, req.n_grid)
-        fld = np.concatenate([f1, f0])
-        feps = np.array([1.0, 0.0])
-        pn = model.param_names()
-        names = tuple(pn)
-        axis = (f"θ{_sub(a)} = {pn[a]}", f"θ{_sub(b)} = {pn[b]}")
-        star = "θ*"
-        note = (
-            "−∇L₁ sliced through θ* = θ̂ and −∇L₀ through θ*₋ⱼ (the other parameters held there)"
-            if d > 2
-            else "the vector fields −∇L₁ (with zⱼ) and −∇L₀ (zⱼ deleted)"
-        )
+    portrait = _figure4_portrait if req.mode == MODE_FIG4 else _session_portrait
+    port = yield from portrait(req, schedules, s, T, lr, every)
+    return _record(req, port, lr, time.perf_counter() - start)
 
-    flow = ana.flow
+
+def _figure4_portrait(req, schedules, s, T, lr, every) -> Generator[Progress, None, _Portrait]:
+    """The notes' Figure-4 problem: :func:`core.dynamics.figure4.phase_portrait`, its field grid widened to the
+    plot's shape."""
+    pr = figure4_problem(req.j, s, T, lr)
+    theta0s = np.atleast_2d(np.asarray(req.theta0s or FIG4_THETA0S, dtype=np.float64))
+    pp = yield from scaled(
+        phase_portrait(pr, schedules, theta0s, req.n_grid, req.n_scan, req.integrator, every),
+        0.0,
+        0.95,
+        1.0,
+        "Figure 4: ",
+    )
+    # the core's grid spans the θ₀s, θ*, θ*₋ⱼ and the flows; widen it to the plot's shape (equal scales)
+    lo, hi = _widen(
+        np.array([pp.grid_1[0], pp.grid_2[0]]), np.array([pp.grid_1[-1], pp.grid_2[-1]]), req.field_aspect
+    )
+    g1, g2, fld = vector_field(
+        pr.model, pr.x, pr.y, pr.w, pr.kappa, pr.j, pp.field_eps, np.zeros(2), (0, 1), lo, hi, req.n_grid
+    )
+    return _Portrait(
+        pp.analysis,
+        theta0s,
+        (0, 1),
+        pr.theta_star,
+        pr.theta_star_del,
+        pp.criterion_exact,
+        pp.step_scan_exact,
+        pp.derivative_at_s,
+        g1,
+        g2,
+        pp.field_eps,
+        fld,
+        ("θ₁", "θ₂"),
+        ("θ₁  (intercept)", "θ₂  (slope)"),
+        "the vector fields −∇L₁ (with zⱼ) and −∇L₀ (zⱼ deleted) of the linear model",
+    )
+
+
+def _session_portrait(req, schedules, s, T, lr, every) -> Generator[Progress, None, _Portrait]:
+    """The session's model: θ̂ (trained if needed), θ*₋ⱼ by :func:`core.dynamics.criterion.loo_target`, the
+    flows and scans, closed forms for a linear model, and the fields in the chosen plane."""
+    if req.problem is None:
+        raise ValueError("no problem to analyse")
+    problem = req.problem
+    model = problem.model
+    x, y, w, kappa = problem.data.x, problem.data.y, problem.weights(), problem.kappa
+    j = int(req.j)
+    if not 0 <= j < problem.data.n:
+        raise ValueError(f"the deleted point index must lie in 0..{problem.data.n - 1}, got {j}")
+    theta_hat = req.theta_hat
+    family = None
+    if isinstance(model, LinearFeatures):
+        family = QuadraticFamily.from_linear_model(model, x, y, w, kappa, j)
+        theta_hat = family.theta_star
+    elif theta_hat is None:
+        fit = yield from scaled(fit_problem(problem), 0.0, 0.3, 1.0, f"model with point {j}: ")
+        theta_hat = fit.theta_hat
+    yield Progress(0.3, 1.0, "LOO minimiser θ*₋ⱼ")
+    tgt = loo_target(model, theta_hat, x, y, w, kappa, j)
+    theta0s = np.stack([model.init_params(int(sd)) for sd in req.seeds])
+    ana = yield from scaled(
+        analyze_schedules(
+            model, theta0s, x, y, w, kappa, j, schedules, s, T, lr, tgt, req.n_scan, every, req.integrator
+        ),
+        0.32,
+        0.95,
+        1.0,
+        "flows: ",
+    )
+    exact = step_exact = deriv = None
+    if family is not None:
+        exact = exact_criteria(family, theta0s, schedules, T)
+        if ana.step_scan is not None:
+            step_exact = exact_criteria(family, theta0s, ana.step_scan.schedules, T)
+        deriv = step_time_derivative(family, theta0s, s, T)
+    dims = tuple(int(k) for k in req.dims)
+    d = model.n_params
+    if len(dims) != 2 or dims[0] == dims[1] or not all(0 <= k < d for k in dims):
+        raise ValueError(f"choose two different parameters among 0..{d - 1}, got {dims}")
+    theta_star = np.asarray(theta_hat, dtype=np.float64)
+    target = tgt.theta
+    pts = np.vstack(
+        [
+            theta0s[:, dims],
+            theta_star[None, dims],
+            target[None, dims],
+            ana.flow.theta[..., dims].reshape(-1, 2),
+        ]
+    )
+    lo, hi = field_box(pts)
+    yield Progress(0.96, 1.0, "vector fields")
+    g1, g2, f1 = vector_field(model, x, y, w, kappa, j, [1.0], theta_star, dims, lo, hi, req.n_grid)
+    _, _, f0 = vector_field(model, x, y, w, kappa, j, [0.0], target, dims, lo, hi, req.n_grid)
+    pn = model.param_names()
     a, b = dims
-    eps_t = np.linspace(0.0, T, EPS_PLOT_POINTS)
+    note = (
+        "−∇L₁ sliced through θ* = θ̂ and −∇L₀ through θ*₋ⱼ (the other parameters held there)"
+        if d > 2
+        else "the vector fields −∇L₁ (with zⱼ) and −∇L₀ (zⱼ deleted)"
+    )
+    return _Portrait(
+        ana,
+        theta0s,
+        dims,
+        theta_star,
+        target,
+        exact,
+        step_exact,
+        deriv,
+        g1,
+        g2,
+        np.array([1.0, 0.0]),
+        np.concatenate([f1, f0]),
+        tuple(pn),
+        (f"θ{_sub(a)} = {pn[a]}", f"θ{_sub(b)} = {pn[b]}"),
+        note,
+    )
+
+
+def _record(req: SchedulesRequest, port: _Portrait, lr: float, seconds: float) -> SchedulesRecord:
+    """The record of a finished computation: every array the panel draws, projected on the plane."""
+    ana = port.analysis
+    flow = ana.flow
+    a, b = port.dims
+    target = np.asarray(port.target, dtype=np.float64)
+    theta_star = np.asarray(port.theta_star, dtype=np.float64)
+    eps_t = np.linspace(0.0, ana.T, EPS_PLOT_POINTS)
     scan_g = ana.step_scan
     scan_l = ana.linear_scan
-    P = theta0s.shape[0]
-    empty = np.zeros((0, P))
+    empty = np.zeros((0, port.theta0s.shape[0]))
     return SchedulesRecord(
         request=req,
         mode=req.mode,
@@ -336,7 +393,7 @@ def schedules_task(req: SchedulesRequest) -> Generator[Progress, None, Schedules
         labels=tuple(sc.label() for sc in flow.schedules),
         in_class=np.array([sc.in_class(ana.s, ana.T) for sc in flow.schedules]),
         eps_times=eps_t,
-        eps_curves=sch.eps_curves(flow.schedules, eps_t),
+        eps_curves=eps_curves(flow.schedules, eps_t),
         times=flow.times,
         eps_at=flow.eps,
         theta0s=flow.theta0s,
@@ -344,39 +401,39 @@ def schedules_task(req: SchedulesRequest) -> Generator[Progress, None, Schedules
         if req.mode == MODE_FIG4
         else tuple(f"θ₀ of seed {int(sd)}" for sd in req.seeds),
         theta_T=flow.final,
-        target=np.asarray(target, dtype=np.float64),
-        theta_star=np.asarray(theta_star, dtype=np.float64),
+        target=target,
+        theta_star=theta_star,
         flows=flow.theta[..., [a, b]],
         theta0s_2d=flow.theta0s[:, [a, b]],
-        target_2d=np.asarray(target)[[a, b]],
-        theta_star_2d=np.asarray(theta_star)[[a, b]],
+        target_2d=target[[a, b]],
+        theta_star_2d=theta_star[[a, b]],
         criterion=ana.criterion,
         criterion_function=ana.criterion_function,
-        end_distance=np.linalg.norm(flow.final - np.asarray(target)[None, None, :], axis=-1),
-        criterion_exact=exact,
+        end_distance=np.linalg.norm(flow.final - target[None, None, :], axis=-1),
+        criterion_exact=port.exact,
         step_params=scan_g.params if scan_g is not None else np.zeros(0),
         step_criterion=scan_g.criterion if scan_g is not None else empty,
         step_criterion_function=scan_g.criterion_function if scan_g is not None else empty,
-        step_exact=step_exact,
+        step_exact=port.step_exact,
         linear_params=scan_l.params if scan_l is not None else np.zeros(0),
         linear_criterion=scan_l.criterion if scan_l is not None else empty,
         linear_criterion_function=scan_l.criterion_function if scan_l is not None else empty,
         best=ana.overall(),
-        derivative_at_s=deriv,
-        grid_1=g1,
-        grid_2=g2,
-        field_eps=feps,
-        field=fld,
-        field_note=note,
-        param_names=names,
+        derivative_at_s=port.derivative,
+        grid_1=port.grid_1,
+        grid_2=port.grid_2,
+        field_eps=port.field_eps,
+        field=port.field,
+        field_note=port.field_note,
+        param_names=port.param_names,
         dims=(a, b),
-        axis_labels=axis,
-        star_label=star,
+        axis_labels=port.axis_labels,
+        star_label="θ*",
         target_converged=bool(ana.target.converged),
         target_message=ana.target.message,
         diverged=flow.diverged,
         messages=tuple(ana.messages),
-        seconds=time.perf_counter() - start,
+        seconds=seconds,
     )
 
 

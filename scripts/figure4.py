@@ -5,7 +5,7 @@ Usage (headless; from the repository root, after ./lab has created .venv):
 
     QT_QPA_PLATFORM=offscreen .venv/bin/python scripts/figure4.py [OUT_DIR]      (default docs/figure4)
 
-For θ₀ = (0, 0) (core.dynamics.schedules.FIG4_THETA0_STEP_OPTIMAL) and θ₀ = (3, 3) (FIG4_THETA0_COUNTEREXAMPLE) it builds
+For θ₀ = (0, 0) (core.dynamics.figure4.FIG4_THETA0_STEP_OPTIMAL) and θ₀ = (3, 3) (FIG4_THETA0_COUNTEREXAMPLE) it builds
 the panel (the notes' problem: linear f = θ₁ + θ₂x on 20 points, X ∈ R^{20×2}, deleting the outlier z₁₉ = (2, −1);
 s = 0.5, T = 2, η = 0.01; the default schedules: linear decay s → T, steps at 0.5, 1 and 1.5, exponential decay
 r = 2), waits for the worker, and writes
@@ -35,7 +35,8 @@ configure_torch()
 import numpy as np  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
-from core.dynamics import schedules as sch  # noqa: E402
+from core.dynamics.figure4 import FIG4_THETA0_COUNTEREXAMPLE, FIG4_THETA0_STEP_OPTIMAL, figure4_problem  # noqa: E402
+from core.dynamics.schedule import ExponentialDecay, Step  # noqa: E402
 from core.problem import default_problem  # noqa: E402
 from gui.dynamics_tasks import MODE_FIG4  # noqa: E402
 from gui.export import export_figure  # noqa: E402
@@ -44,8 +45,8 @@ from gui.panels.schedules_panel import SchedulesPanel  # noqa: E402
 from gui.state import LabState  # noqa: E402
 
 STARTS = {
-    "step at s optimal": sch.FIG4_THETA0_STEP_OPTIMAL,
-    "counterexample": sch.FIG4_THETA0_COUNTEREXAMPLE,
+    "step at s optimal": FIG4_THETA0_STEP_OPTIMAL,
+    "counterexample": FIG4_THETA0_COUNTEREXAMPLE,
 }
 TIMEOUT_S = 60.0
 
@@ -146,7 +147,7 @@ def _scans(rec) -> dict:
 
 def write_readme(out: Path, results) -> None:
     rec0 = results[0][2]
-    pr = sch.figure4_problem()
+    pr = figure4_problem()
     lines = [
         "# The notes' Figure 4, reproduced with the app",
         "",
@@ -157,7 +158,7 @@ def write_readme(out: Path, results) -> None:
         "QT_QPA_PLATFORM=offscreen .venv/bin/python scripts/figure4.py",
         "```",
         "",
-        "The problem (`core.dynamics.schedules.figure4_problem`; the notes do not give their X): the linear model "
+        "The problem (`core.dynamics.figure4.figure4_problem`; the notes do not give their X): the linear model "
         "f = θ₁ + θ₂x on 20 points — 19 on y = 0.5 + x with noise 0.1, plus the high-leverage outlier "
         "z₁₉ = (2, −1), the deleted point — so X ∈ R^{20×2}; "
         f"s = {rec0.s:g}, T = {rec0.T:g}, gradient descent with η = {rec0.lr:g} ({rec0.steps} steps). "
@@ -209,9 +210,7 @@ def write_readme(out: Path, results) -> None:
         ]
     (n0, th0, r0, _), (n1, th1, r1, _) = results
     a, b = _scans(r0), _scans(r1)
-    exp1 = next(
-        r1.criterion[k, 0] for k, sc in enumerate(r1.schedules) if isinstance(sc, sch.ExponentialDecay)
-    )
+    exp1 = next(r1.criterion[k, 0] for k, sc in enumerate(r1.schedules) if isinstance(sc, ExponentialDecay))
     lines += [
         "## Reading the pictures",
         "",
@@ -227,9 +226,9 @@ def write_readme(out: Path, results) -> None:
         "(panel (d)).",
         f"- θ₀ = ({th1[0]:g}, {th1[1]:g}): 𝓔(τ) first falls — its exact derivative at τ = s is "
         f"{r1.derivative_at_s[0]:+.4f} — to a minimum {b['step_best']:.4f} at τ = {b['step_best_tau']:g}, then rises "
-        f"again; so deleting at τ = 1 (𝓔 = {_crit(r1, sch.Step(1.0)):.4f}) beats deleting at s = {r1.s:g} "
-        f"(𝓔 = {_crit(r1, sch.Step(r1.s)):.4f}), as in the notes' panels (b)/(c), and deleting at 1.5 "
-        f"(𝓔 = {_crit(r1, sch.Step(1.5)):.4f}) is worse again (panel (d)). "
+        f"again; so deleting at τ = 1 (𝓔 = {_crit(r1, Step(1.0)):.4f}) beats deleting at s = {r1.s:g} "
+        f"(𝓔 = {_crit(r1, Step(r1.s)):.4f}), as in the notes' panels (b)/(c), and deleting at 1.5 "
+        f"(𝓔 = {_crit(r1, Step(1.5)):.4f}) is worse again (panel (d)). "
         + (
             f"Here even decays do better than every step: the best linear decay (t₁ = {b['lin_best_t1']:.3g}, "
             f"𝓔 = {b['lin_best']:.4f}) and the exponential decay (𝓔 = {exp1:.4f}) — against the notes' remark "
@@ -239,7 +238,7 @@ def write_readme(out: Path, results) -> None:
         ),
         "",
         "So the step at s is optimal for some starts and not for others. The notes' optimality argument assumes "
-        "H = I, which deleting a data point cannot produce (it changes H); `core/dynamics/schedules.py` redoes the analysis "
+        "H = I, which deleting a data point cannot produce (it changes H); `core/dynamics/quadratic.py` redoes the analysis "
         "and gives the exact first-order test: d𝓔/dτ(s) < 0 means a slightly later step is better.",
         "",
         "Files: `phase_*.{png,svg,pdf}` (phase portraits; `_zoom`: the end points), `scan_*.{png,svg,pdf}` (𝓔 over "

@@ -44,3 +44,18 @@ def test_package_imports_no_qt_at_run_time(package):
     )
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "", f"{package} imported Qt or GUI modules: {out.stdout}"
+
+
+def test_design_lists_every_module():
+    """docs/design.md's module list names every module of core/, cli/ and gui/ (scripts/module_tree.py)."""
+    design = (ROOT / "docs" / "design.md").read_text(encoding="utf-8")
+    listed = {line.split()[0] for line in design.splitlines() if line[:1].isalpha() and line.split()}
+    modules = []
+    for package in ("core", "cli", "gui"):
+        for p in (ROOT / package).rglob("*.py"):
+            if "__pycache__" in p.parts:
+                continue
+            rel = p.relative_to(ROOT).as_posix()
+            modules.append(rel[: -len("__init__.py")] if p.name == "__init__.py" else rel)
+    missing = sorted(m for m in modules if m not in listed)
+    assert not missing, f"docs/design.md does not list {missing}: run python scripts/module_tree.py"

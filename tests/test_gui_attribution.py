@@ -30,7 +30,7 @@ from core.progress import drive
 from gui.attribution_tasks import BIF, FAST_METHODS, SHAPLEY, shapley_config
 from gui.export import export_figure
 from gui.jobs import live_threads
-from gui.panels.attribution_panel import REFRESH_MS
+from gui.panels.attribution.panel import REFRESH_MS
 
 FAST = [m for m in FAST_METHODS if m != "ols"]
 

@@ -15,7 +15,10 @@ from PySide6.QtCore import QPointF, Qt
 from PySide6.QtGui import QImage
 from PySide6.QtTest import QTest
 
-from core.dynamics import schedules as sch
+from core.dynamics.criterion import criterion, criterion_function, loo_target
+from core.dynamics.figure4 import FIG4_J, figure4_problem
+from core.dynamics.flow import schedule_flow
+from core.dynamics.schedule import ExponentialDecay, LinearDecay, PiecewiseLinear, Step, step_grid
 from core.problem import default_problem
 from core.progress import drive
 from gui.dynamics_tasks import MODE_FIG4, MODE_MLP, SCHEDULES, UNLEARN, base_problem
@@ -84,15 +87,13 @@ def view_pos(plot, x, y):
 
 
 def independent_criterion(problem, j, theta_hat, theta0s, schedule, s, T, lr):
-    """𝓔 of one schedule by a direct core call: one schedule_flow run and core.dynamics.schedules.criterion."""
+    """𝓔 of one schedule by a direct core call: one schedule_flow run and core.dynamics.criterion.criterion."""
     model = problem.model
     x, y, w, kappa = problem.data.x, problem.data.y, problem.weights(), problem.kappa
-    target = sch.loo_target(model, theta_hat, x, y, w, kappa, j)
-    steps = sch.step_grid(lr, T)[0]
-    flow = drive(sch.schedule_flow(model, theta0s, x, y, w, kappa, j, [schedule], lr, steps))
-    return sch.criterion(flow.final, target.theta)[0], sch.criterion_function(
-        model, flow.final, target.theta, x
-    )[0]
+    target = loo_target(model, theta_hat, x, y, w, kappa, j)
+    steps = step_grid(lr, T)[0]
+    flow = drive(schedule_flow(model, theta0s, x, y, w, kappa, j, [schedule], lr, steps))
+    return criterion(flow.final, target.theta)[0], criterion_function(model, flow.final, target.theta, x)[0]
 
 
 # ------------------------------------------------------------------------------------------------------
@@ -109,7 +110,7 @@ def test_changing_a_schedule_updates_the_criterion(qtbot, trained_state, runner)
     np.testing.assert_array_equal(rec1.request.theta_hat, state.fit.theta_hat)
     s, T, lr = rec1.s, rec1.T, rec1.lr
     assert (s, T, lr) == (15.0, 60.0, 0.1), "the CLI's defaults: T = steps·η, s = T/4"
-    assert [type(sc) for sc in rec1.schedules] == [sch.Step, sch.Step, sch.LinearDecay, sch.ExponentialDecay]
+    assert [type(sc) for sc in rec1.schedules] == [Step, Step, LinearDecay, ExponentialDecay]
     # the table and the bars show the record's numbers
     assert panel.table.item(0, 1).text() == f"{rec1.criterion[0, 0]:.4g}"
     np.testing.assert_allclose(panel.bars.opts["height"], rec1.criterion[:, 0])
@@ -118,14 +119,14 @@ def test_changing_a_schedule_updates_the_criterion(qtbot, trained_state, runner)
     panel.table.selectRow(1)
     assert panel.editor.currentWidget() is panel.tau_spin
     rec2 = next_record(qtbot, panel, lambda: panel.tau_spin.spin.setValue(40.0))
-    assert rec2.schedules[1] == sch.Step(40.0)
+    assert rec2.schedules[1] == Step(40.0)
     assert rec2.criterion[1, 0] != rec1.criterion[1, 0], "𝓔 of the edited schedule changed"
     np.testing.assert_allclose(rec2.criterion[[0, 2, 3]], rec1.criterion[[0, 2, 3]], rtol=1e-12)
 
     # … and equals an independent core call
     problem = base_problem(state.problem(), 0)
     theta0s = problem.model.init_params(state.settings.init_seed)[None, :]
-    e, ef = independent_criterion(problem, 0, state.fit.theta_hat, theta0s, sch.Step(40.0), s, T, lr)
+    e, ef = independent_criterion(problem, 0, state.fit.theta_hat, theta0s, Step(40.0), s, T, lr)
     np.testing.assert_allclose(rec2.criterion[1], e, rtol=1e-9)
     np.testing.assert_allclose(rec2.criterion_function[1], ef, rtol=1e-9)
     assert panel.table.item(1, 1).text() == f"{rec2.criterion[1, 0]:.4g}"
@@ -157,8 +158,8 @@ def test_figure4_mode_phase_portrait(qtbot, state, runner):
     panel = show(qtbot, SchedulesPanel(state, runner))
     first_record(qtbot, panel)
     rec = next_record(qtbot, panel, lambda: panel.set_mode(MODE_FIG4))
-    pr = sch.figure4_problem()
-    assert rec.mode == MODE_FIG4 and rec.j == sch.FIG4_J == 19 and (rec.s, rec.T, rec.lr) == (0.5, 2.0, 0.01)
+    pr = figure4_problem()
+    assert rec.mode == MODE_FIG4 and rec.j == FIG4_J == 19 and (rec.s, rec.T, rec.lr) == (0.5, 2.0, 0.01)
     assert "outlier" in panel.j_label.text()
     # θ* and θ*₋ⱼ are drawn and labelled
     x, y = panel.star_item.getData()
@@ -237,15 +238,13 @@ def test_drawn_schedule_by_clicking_and_dragging(qtbot, state, runner):
     assert draw.times[2] == draw.times[3] and draw.values[2] == 0.0
     sc = rec.schedules[row]
     assert (
-        isinstance(sc, sch.PiecewiseLinear)
-        and sc.times == tuple(draw.times)
-        and sc.values == tuple(draw.values)
+        isinstance(sc, PiecewiseLinear) and sc.times == tuple(draw.times) and sc.values == tuple(draw.values)
     )
     # 𝓔 of the drawn schedule equals a direct core call (Figure-4 problem, RK-free GD)
-    pr = sch.figure4_problem()
+    pr = figure4_problem()
     th0 = np.array([list(v) for v in rec.request.theta0s])
-    flow = drive(sch.schedule_flow(pr.model, th0, pr.x, pr.y, pr.w, 0.0, 19, [sc], 0.01, 200))
-    np.testing.assert_allclose(rec.criterion[row], sch.criterion(flow.final, pr.theta_star_del)[0], rtol=1e-9)
+    flow = drive(schedule_flow(pr.model, th0, pr.x, pr.y, pr.w, 0.0, 19, [sc], 0.01, 200))
+    np.testing.assert_allclose(rec.criterion[row], criterion(flow.final, pr.theta_star_del)[0], rtol=1e-9)
 
     # a double click removes a knot
     def double_click(t, e):

@@ -430,7 +430,7 @@ def test_a_model_beyond_the_size_limits_is_refused_with_a_message(qtbot, trained
 def test_open_points_with_other_columns_asks_which_ones(qtbot, trained_window, tmp_path, monkeypatch):
     """A file with columns the app would ignore, or whose columns do not say which are x and y, opens the
     column picker (here answered by a stub); a standard file opens directly; Cancel keeps the points."""
-    import gui.main_window as mw
+    import gui.window_points as window_points
     from core.points.table import Columns
     from gui.column_picker import ColumnPicker
 
@@ -441,7 +441,7 @@ def test_open_points_with_other_columns_asks_which_ones(qtbot, trained_window, t
         asked.append((name, names, guess))
         return Columns("t", "temp")
 
-    monkeypatch.setattr(mw, "pick_columns", answer)
+    monkeypatch.setattr(window_points, "pick_columns", answer)
     wide = tmp_path / "logger.csv"
     wide.write_text("t;temp;flow\n1;2,5;9\n2;3,5;9\n3;5,5;9\n")
     assert w.open_points(wide)
@@ -452,7 +452,7 @@ def test_open_points_with_other_columns_asks_which_ones(qtbot, trained_window, t
     plain = tmp_path / "plain.tsv"
     plain.write_text("x\ty\n0\t1\n1\t2\n")
     assert w.open_points(plain) and len(asked) == 1 and w.state.data.n == 2
-    monkeypatch.setattr(mw, "pick_columns", lambda *a: None)
+    monkeypatch.setattr(window_points, "pick_columns", lambda *a: None)
     assert not w.open_points(wide) and w.state.data.n == 2  # cancelled: nothing changed
     # the dialog itself: prefilled from the automatic choice, optional roles may stay empty
     dlg = ColumnPicker("f.csv", ["id", "x", "y", "w"], Columns("x", "y"))

@@ -9,15 +9,28 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.linalg import expm
 
-from core.dynamics import schedules as sch
-from core.dynamics.schedules import (
+from core.dynamics.analysis import analyze_schedules
+from core.dynamics.criterion import criterion, criterion_function, loo_target
+from core.dynamics.figure4 import (
+    FIG4_THETA0_COUNTEREXAMPLE,
+    FIG4_THETA0_STEP_OPTIMAL,
+    FIG4_THETA0_STRONG_COUNTEREXAMPLE,
+    exact_criteria,
+    figure4_problem,
+    phase_portrait,
+    vector_field,
+)
+from core.dynamics.flow import quadratic_schedule_flow, schedule_flow
+from core.dynamics.quadratic import QuadraticFamily, closed_form_flow, gd_closed_form, step_time_derivative
+from core.dynamics.scans import run_scan, step_scan_schedules
+from core.dynamics.schedule import (
     Constant,
     ExponentialDecay,
     LinearDecay,
     PiecewiseLinear,
-    QuadraticFamily,
     Schedule,
     Step,
+    parse_schedule,
 )
 from core.model import LinearFeatures, MLPSpec
 from core.progress import drive
@@ -55,7 +68,7 @@ def _expm_steps(X, y, w, kappa, j, theta0, pieces):
 
 @pytest.fixture(scope="module")
 def fig4():
-    return sch.figure4_problem()
+    return figure4_problem()
 
 
 # ------------------------------------------------------------------------------------------------------
@@ -147,17 +160,17 @@ def test_from_dict_rejects_bad_input(bad):
 
 def test_parse_schedule():
     s, T = 0.5, 2.0
-    assert sch.parse_schedule("step", s, T) == Step(0.5)
-    assert sch.parse_schedule("step:1.2", s, T) == Step(1.2)
-    assert sch.parse_schedule("linear", s, T) == LinearDecay(0.5, 2.0)
-    assert sch.parse_schedule("linear:1.5", s, T) == LinearDecay(0.5, 1.5)
-    assert sch.parse_schedule("linear:0.7:1.5", s, T) == LinearDecay(0.7, 1.5)
-    assert sch.parse_schedule("exp:3", s, T) == ExponentialDecay(0.5, 3.0, 2.0)
-    assert sch.parse_schedule("const:0.5", s, T) == Constant(0.5)
-    assert sch.parse_schedule("points:0=1,1=0.5,2=0", s, T) == PiecewiseLinear((0, 1, 2), (1, 0.5, 0))
+    assert parse_schedule("step", s, T) == Step(0.5)
+    assert parse_schedule("step:1.2", s, T) == Step(1.2)
+    assert parse_schedule("linear", s, T) == LinearDecay(0.5, 2.0)
+    assert parse_schedule("linear:1.5", s, T) == LinearDecay(0.5, 1.5)
+    assert parse_schedule("linear:0.7:1.5", s, T) == LinearDecay(0.7, 1.5)
+    assert parse_schedule("exp:3", s, T) == ExponentialDecay(0.5, 3.0, 2.0)
+    assert parse_schedule("const:0.5", s, T) == Constant(0.5)
+    assert parse_schedule("points:0=1,1=0.5,2=0", s, T) == PiecewiseLinear((0, 1, 2), (1, 0.5, 0))
     for bad in ("wave", "step:x", "linear:0.7:0.2", "points:0=2", "points:1", "const"):
         with pytest.raises(ValueError):
-            sch.parse_schedule(bad, s, T)
+            parse_schedule(bad, s, T)
 
 
 # ------------------------------------------------------------------------------------------------------
@@ -184,13 +197,13 @@ def test_closed_form_flow_matches_expm(fig4):
     w = np.ones(20)
     times = np.array([0.0, 0.3, 0.5, 1.2, 2.0])
     for sc in (Step(0.5), Constant(0.3), PiecewiseLinear((0.0, 0.7, 0.7, 1.1, 1.1), (1, 1, 0.4, 0.4, 0))):
-        got = sch.closed_form_flow(fig4.family, th0, sc, times)
+        got = closed_form_flow(fig4.family, th0, sc, times)
         for k, t in enumerate(times):
             pieces = [(b - a, e) for a, b, e in sc.constant_pieces(t)]
             want = _expm_steps(fig4.X, fig4.y, w, 0.0, 19, th0, pieces)
             np.testing.assert_allclose(got[k], want, atol=1e-12)
     with pytest.raises(ValueError):
-        sch.closed_form_flow(fig4.family, th0, LinearDecay(0.5, 2.0), [2.0])
+        closed_form_flow(fig4.family, th0, LinearDecay(0.5, 2.0), [2.0])
 
 
 def test_gd_is_its_exact_discrete_recursion(fig4):
@@ -198,7 +211,7 @@ def test_gd_is_its_exact_discrete_recursion(fig4):
     th0 = np.array([[0.0, 0.0], [3.0, 3.0], [-2.0, 1.0]])
     lr, steps = 0.01, 200
     scheds = [Step(0.5), Step(1.37), Constant(1.0), Constant(0.0)]
-    flow = drive(sch.schedule_flow(fig4.model, th0, fig4.x, fig4.y, None, 0.0, 19, scheds, lr, steps))
+    flow = drive(schedule_flow(fig4.model, th0, fig4.x, fig4.y, None, 0.0, 19, scheds, lr, steps))
     X, y, w = fig4.X, fig4.y, np.ones(20)
     for s_idx, sc in enumerate(scheds):
         # runs of equal ε: a step at τ has round(τ/η) steps with ε = 1 (the right-continuity convention)
@@ -210,17 +223,15 @@ def test_gd_is_its_exact_discrete_recursion(fig4):
             H, th = _quadratic(X, y, we, 0.0)
             theta = th + (theta - th) @ np.linalg.matrix_power(np.eye(2) - lr * H, m).T
         np.testing.assert_allclose(flow.final[s_idx], theta, atol=1e-12)
-        np.testing.assert_allclose(sch.gd_closed_form(fig4.family, th0, sc, lr, steps), theta, atol=1e-12)
+        np.testing.assert_allclose(gd_closed_form(fig4.family, th0, sc, lr, steps), theta, atol=1e-12)
 
 
 def test_rk4_matches_closed_form_to_1e8(fig4):
     th0 = np.array([[0.0, 0.0], [3.0, 3.0], [-2.0, 1.0]])
     scheds = [Step(0.5), Step(1.0), Constant(1.0), Constant(0.0)]
-    flow = drive(
-        sch.schedule_flow(fig4.model, th0, fig4.x, fig4.y, None, 0.0, 19, scheds, 0.01, 200, 10, "rk4")
-    )
+    flow = drive(schedule_flow(fig4.model, th0, fig4.x, fig4.y, None, 0.0, 19, scheds, 0.01, 200, 10, "rk4"))
     for s_idx, sc in enumerate(scheds):
-        want = sch.closed_form_flow(fig4.family, th0, sc, flow.times)
+        want = closed_form_flow(fig4.family, th0, sc, flow.times)
         np.testing.assert_allclose(flow.theta[:, s_idx], want, atol=1e-8, rtol=0)
     # and against scipy's expm at T
     want = _expm_steps(fig4.X, fig4.y, np.ones(20), 0.0, 19, th0, [(0.5, 1.0), (1.5, 0.0)])
@@ -229,11 +240,11 @@ def test_rk4_matches_closed_form_to_1e8(fig4):
 
 def test_gd_error_is_first_order_in_eta(fig4):
     th0 = np.array([[3.0, 3.0]])
-    exact = sch.closed_form_flow(fig4.family, th0, Step(0.5), [2.0])[0]
+    exact = closed_form_flow(fig4.family, th0, Step(0.5), [2.0])[0]
     errs = []
     for lr in (0.02, 0.01, 0.005):
         f = drive(
-            sch.schedule_flow(fig4.model, th0, fig4.x, fig4.y, None, 0.0, 19, [Step(0.5)], lr, round(2 / lr))
+            schedule_flow(fig4.model, th0, fig4.x, fig4.y, None, 0.0, 19, [Step(0.5)], lr, round(2 / lr))
         )
         errs.append(np.linalg.norm(f.final[0] - exact))
     assert errs[0] / errs[1] == pytest.approx(2.0, rel=0.05)
@@ -268,7 +279,7 @@ def test_singular_hessian_uses_the_pseudo_inverse():
         fam.theta_star_del, np.linalg.pinv(fam.H0) @ (model.features(x[:2]).T @ y[:2] / 3)
     )
     th0 = np.array([[0.3, -0.4, 0.8]])
-    got = sch.closed_form_flow(fam, th0, 0.0, [5.0])[0]
+    got = closed_form_flow(fam, th0, 0.0, [5.0])[0]
     want = _expm_flow(fam.H0, fam.theta_star_del, th0, 5.0)
     np.testing.assert_allclose(got, want, atol=1e-12)
     # on the null space of H_0 the flow does not move
@@ -297,7 +308,7 @@ def test_step_schedule_is_the_delete_at_time_s_path(mlp):
     theta0 = model.init_params(2)
     s_steps, T_steps = 120, 300
     flow = drive(
-        sch.schedule_flow(
+        schedule_flow(
             model, theta0, x, y, None, kappa, j, [Step(s_steps * lr)], lr, T_steps, snapshot_every=10
         )
     )
@@ -318,10 +329,10 @@ def test_batched_flow_equals_one_at_a_time(mlp):
     th0 = np.stack([model.init_params(s) for s in (0, 1)])
     scheds = [Step(1.0), LinearDecay(0.5, 2.0), ExponentialDecay(0.5, 2.0, 2.5)]
     for integ in ("gd", "rk4"):
-        both = drive(sch.schedule_flow(model, th0, x, y, None, 1e-3, 3, scheds, 0.05, 60, 20, integ))
+        both = drive(schedule_flow(model, th0, x, y, None, 1e-3, 3, scheds, 0.05, 60, 20, integ))
         for si, sc in enumerate(scheds):
             for p in range(2):
-                one = drive(sch.schedule_flow(model, th0[p], x, y, None, 1e-3, 3, [sc], 0.05, 60, 20, integ))
+                one = drive(schedule_flow(model, th0[p], x, y, None, 1e-3, 3, [sc], 0.05, 60, 20, integ))
                 np.testing.assert_allclose(both.theta[:, si, p], one.theta[:, 0, 0], atol=1e-13)
 
 
@@ -334,7 +345,7 @@ def test_drawn_schedule_equals_the_named_ones(mlp):
         Step(1.0),
         PiecewiseLinear((1.0, 1.0), (1.0, 0.0)),
     ]
-    f = drive(sch.schedule_flow(model, th0, x, y, None, 1e-3, 2, scheds, 0.05, 50, 0, "rk4"))
+    f = drive(schedule_flow(model, th0, x, y, None, 1e-3, 2, scheds, 0.05, 50, 0, "rk4"))
     np.testing.assert_allclose(f.final[0], f.final[1], atol=1e-14)
     np.testing.assert_allclose(f.final[2], f.final[3], atol=1e-14)
 
@@ -345,7 +356,7 @@ def test_drawn_schedule_equals_the_named_ones(mlp):
 
 
 def test_loo_target_linear_is_ols_without_the_point(fig4):
-    tgt = sch.loo_target(fig4.model, None, fig4.x, fig4.y, None, 0.0, 7)
+    tgt = loo_target(fig4.model, None, fig4.x, fig4.y, None, 0.0, 7)
     keep = np.arange(20) != 7
     np.testing.assert_allclose(tgt.theta, np.polyfit(fig4.x[keep], fig4.y[keep], 1)[::-1], atol=1e-12)
     assert tgt.converged and tgt.method == "exact" and tgt.grad_norm < 1e-13
@@ -357,7 +368,7 @@ def test_loo_target_mlp_is_stationary_by_autograd(mlp):
     theta0 = model.init_params(0)
     trained = train_models(model, theta0, x, y, None, TrainConfig(lr=0.1, steps=1500, weight_decay=kappa))
     theta_hat = polish(model, trained.theta, x, y, None, kappa).theta[0]
-    tgt = sch.loo_target(model, theta_hat, x, y, None, kappa, j)
+    tgt = loo_target(model, theta_hat, x, y, None, kappa, j)
     assert tgt.converged and tgt.grad_norm <= 1e-10
     net = model.to_torch_sequential(tgt.theta)
     xt, yt = torch.tensor(x)[:, None], torch.tensor(y)
@@ -374,8 +385,8 @@ def test_criteria_definitions(mlp):
     rng = np.random.default_rng(0)
     th = rng.normal(size=(2, 3, 10))
     tgt = rng.normal(size=10)
-    e = sch.criterion(th, tgt)
-    ef = sch.criterion_function(model, th, tgt, x)
+    e = criterion(th, tgt)
+    ef = criterion_function(model, th, tgt, x)
     for a in range(2):
         for b in range(3):
             assert e[a, b] == pytest.approx(0.5 * np.sum((th[a, b] - tgt) ** 2), rel=1e-14)
@@ -385,7 +396,7 @@ def test_criteria_definitions(mlp):
 
 
 def test_vector_field_is_minus_the_gradient(fig4):
-    g1, g2, field = sch.vector_field(
+    g1, g2, field = vector_field(
         fig4.model, fig4.x, fig4.y, None, 0.0, 19, [1.0, 0.0, 0.5], np.zeros(2), (0, 1), (-1, -2), (2, 3), 5
     )
     X, y = fig4.X, fig4.y
@@ -432,7 +443,7 @@ def test_identity_model_notes_example_step_at_s_is_optimal():
     th0 = np.zeros((1, d))
     taus = np.arange(50, 200) * lr
     E_steps = np.array(
-        [sch.criterion(sch.closed_form_flow(fam, th0, Step(t), [T])[0], fam.theta_star_del)[0] for t in taus]
+        [criterion(closed_form_flow(fam, th0, Step(t), [T])[0], fam.theta_star_del)[0] for t in taus]
     )
     # the notes' formula for steps with H = I: ½‖e^{−(T−τ)}(e^{−τ}θ_0 + (1 − e^{−τ})θ* − θ*_{−j})‖²
     notes = [
@@ -443,9 +454,9 @@ def test_identity_model_notes_example_step_at_s_is_optimal():
     assert np.all(np.diff(E_steps) > 0)  # increasing in τ: the step at s is optimal among steps
     t1s = np.linspace(s, T, 16)
     flow = drive(
-        sch.quadratic_schedule_flow(fam, th0, [LinearDecay(s, t) for t in t1s], lr, 200, integrator="rk4")
+        quadratic_schedule_flow(fam, th0, [LinearDecay(s, t) for t in t1s], lr, 200, integrator="rk4")
     )
-    E_lin = sch.criterion(flow.final[:, 0], fam.theta_star_del)
+    E_lin = criterion(flow.final[:, 0], fam.theta_star_del)
     assert E_lin[0] == pytest.approx(E_steps[0], abs=1e-10)
     assert np.all(E_lin[1:] > E_steps[0])  # every linear decay is worse than the step at s
 
@@ -457,14 +468,12 @@ def test_identity_model_criterion_depends_only_on_I():
     lin = LinearDecay(0.5, 1.5)
     # the step with the same I: e^{−T}(e^τ − 1) = I(lin)
     tau = np.log(1 + np.exp(T) * _I(lin, T))
-    step_exact = sch.closed_form_flow(fam, th0, Step(tau), [T])[0]
+    step_exact = closed_form_flow(fam, th0, Step(tau), [T])[0]
     f = drive(
-        sch.quadratic_schedule_flow(
-            fam, th0, [lin, ExponentialDecay(0.5, 2.0, T)], 0.001, 2000, integrator="rk4"
-        )
+        quadratic_schedule_flow(fam, th0, [lin, ExponentialDecay(0.5, 2.0, T)], 0.001, 2000, integrator="rk4")
     )
-    assert sch.criterion(f.final[0], fam.theta_star_del)[0] == pytest.approx(
-        sch.criterion(step_exact, fam.theta_star_del)[0], rel=1e-6
+    assert criterion(f.final[0], fam.theta_star_del)[0] == pytest.approx(
+        criterion(step_exact, fam.theta_star_del)[0], rel=1e-6
     )
     # the variation-of-constants formula itself, for the exponential decay
     delta = fam.theta_star - fam.theta_star_del
@@ -484,7 +493,7 @@ def test_identity_model_counterexample_and_derivative():
     tau_star = np.log(1 - (th0[0] - fam.theta_star_del) @ delta / (delta @ delta))  # log 3 ≈ 1.0986
     taus = np.linspace(s, T - 0.01, 500)
     E = np.array(
-        [sch.criterion(sch.closed_form_flow(fam, th0, Step(t), [T])[0], fam.theta_star_del)[0] for t in taus]
+        [criterion(closed_form_flow(fam, th0, Step(t), [T])[0], fam.theta_star_del)[0] for t in taus]
     )
     assert abs(taus[np.argmin(E)] - tau_star) < 0.01
     assert E.min() < E[0] - 1e-3  # a later step beats the step at s
@@ -492,12 +501,12 @@ def test_identity_model_counterexample_and_derivative():
     for tau in (0.6, 1.0, 1.8):
         h = 1e-5
         Ep, Em = (
-            sch.criterion(sch.closed_form_flow(fam, th0, Step(t), [T])[0], fam.theta_star_del)[0]
+            criterion(closed_form_flow(fam, th0, Step(t), [T])[0], fam.theta_star_del)[0]
             for t in (tau + h, tau - h)
         )
         fd = (Ep - Em) / (2 * h)
-        core = sch.step_time_derivative(fam, th0, tau, T)[0]
-        th1 = sch.closed_form_flow(fam, th0, 1.0, [tau])[0, 0]
+        core = step_time_derivative(fam, th0, tau, T)[0]
+        th1 = closed_form_flow(fam, th0, 1.0, [tau])[0, 0]
         by_hand = np.exp(-2 * (T - tau)) * (th1 - fam.theta_star_del) @ delta
         assert core == pytest.approx(fd, rel=1e-6) and by_hand == pytest.approx(fd, rel=1e-6)
         v = th1 - fam.theta_star_del
@@ -514,24 +523,24 @@ def test_step_time_derivative_general_H_matches_finite_differences(fig4):
     th0 = np.array([[0.0, 0.0], [3.0, 3.0], [0.0, 3.0]])
     for tau in (0.5, 1.1):
         h = 1e-5
-        E = [sch.exact_criteria(fig4.family, th0, [Step(t)], fig4.T)[0] for t in (tau + h, tau - h)]
+        E = [exact_criteria(fig4.family, th0, [Step(t)], fig4.T)[0] for t in (tau + h, tau - h)]
         fd = (E[0] - E[1]) / (2 * h)
-        np.testing.assert_allclose(sch.step_time_derivative(fig4.family, th0, tau, fig4.T), fd, rtol=1e-5)
+        np.testing.assert_allclose(step_time_derivative(fig4.family, th0, tau, fig4.T), fd, rtol=1e-5)
     # the data form −(1/n)⟨e^{−H_0(T−τ)}(θ_1 − θ*_{−j}), e^{−H_0(T−τ)}∇ℓ_j(θ_1)⟩ with ∇ℓ_j = φ_j(φ_jᵀθ − y_j)
     tau = 0.5
     E0 = expm(-fig4.family.H0 * (fig4.T - tau))
-    th1 = sch.closed_form_flow(fig4.family, th0, 1.0, [tau])[0]
+    th1 = closed_form_flow(fig4.family, th0, 1.0, [tau])[0]
     phi = fig4.X[19]
     want = [-(E0 @ (t - fig4.theta_star_del)) @ (E0 @ (phi * (phi @ t - fig4.y[19]))) / 20 for t in th1]
-    np.testing.assert_allclose(sch.step_time_derivative(fig4.family, th0, tau, fig4.T), want, rtol=1e-10)
+    np.testing.assert_allclose(step_time_derivative(fig4.family, th0, tau, fig4.T), want, rtol=1e-10)
 
 
 def test_figure4_findings(fig4):
-    pp = drive(sch.phase_portrait(fig4, n_scan=31))
+    pp = drive(phase_portrait(fig4, n_scan=31))
     th0 = pp.flow.theta0s
     np.testing.assert_array_equal(
         th0[:3],
-        [sch.FIG4_THETA0_STEP_OPTIMAL, sch.FIG4_THETA0_COUNTEREXAMPLE, sch.FIG4_THETA0_STRONG_COUNTEREXAMPLE],
+        [FIG4_THETA0_STEP_OPTIMAL, FIG4_THETA0_COUNTEREXAMPLE, FIG4_THETA0_STRONG_COUNTEREXAMPLE],
     )
     # GD with η = 0.01: the step at s is optimal for θ_0 = (0, 0) only, in both scans and overall
     for scan in (pp.step_scan, pp.linear_scan):
@@ -562,11 +571,11 @@ def test_figure4_findings(fig4):
             np.testing.assert_allclose(pp.criterion_exact[k], [E(p, sc.tau) for p in th0], rtol=1e-10)
     # for θ_0 = (3, 3) a linear decay (t_1 ≈ 1.75) beats every step (RK4, accurate to ~1e-10)
     lin = drive(
-        sch.quadratic_schedule_flow(
+        quadratic_schedule_flow(
             fig4.family, [[3.0, 3.0]], [LinearDecay(0.5, 1.75)], 0.01, 200, integrator="rk4"
         )
     )
-    e_lin = sch.criterion(lin.final[0, 0], fig4.theta_star_del)
+    e_lin = criterion(lin.final[0, 0], fig4.theta_star_del)
     assert e_lin == pytest.approx(0.0289, abs=5e-5) and e_lin < min(E((3, 3), t) for t in taus) - 5e-4
     # the field and the trajectories fit on the grid
     assert pp.field.shape == (2, 21, 21, 2)
@@ -578,12 +587,12 @@ def test_scan_functions_and_analysis_agree(fig4):
     th0 = np.array([[0.0, 0.0], [3.0, 3.0]])
     tgt = fig4.theta_star_del
     args = (fig4.model, th0, fig4.x, fig4.y, None, 0.0, 19, tgt, 0.5, 2.0, 0.01, 11)
-    step = drive(sch.scan_step_time(*args))
-    lin = drive(sch.scan_linear_decay(*args))
+    step = drive(run_scan("step", *args))
+    lin = drive(run_scan("linear", *args))
     assert step.params[0] == 0.5 and np.all(step.params < 2.0) and lin.params[-1] == 2.0
     assert step.criterion[0] == pytest.approx(lin.criterion[0], abs=1e-15)  # both start with the step at s
     ana = drive(
-        sch.analyze_schedules(
+        analyze_schedules(
             fig4.model,
             th0,
             fig4.x,
@@ -595,7 +604,7 @@ def test_scan_functions_and_analysis_agree(fig4):
             0.5,
             2.0,
             0.01,
-            sch.loo_target(fig4.model, None, fig4.x, fig4.y, None, 0.0, 19),
+            loo_target(fig4.model, None, fig4.x, fig4.y, None, 0.0, 19),
             11,
         )
     )
@@ -605,23 +614,23 @@ def test_scan_functions_and_analysis_agree(fig4):
     # GD step scan = the exact discrete recursion for every τ
     for g, sc in enumerate(step.schedules):
         np.testing.assert_allclose(
-            step.theta_T[g], sch.gd_closed_form(fig4.family, th0, sc, 0.01, 200), atol=1e-12
+            step.theta_T[g], gd_closed_form(fig4.family, th0, sc, 0.01, 200), atol=1e-12
         )
 
 
 def test_flow_errors(fig4):
     with pytest.raises(ValueError, match="integrator"):
         drive(
-            sch.schedule_flow(
+            schedule_flow(
                 fig4.model, [0, 0], fig4.x, fig4.y, None, 0, 1, [Step(1)], 0.1, 5, integrator="euler"
             )
         )
     with pytest.raises(ValueError, match="index"):
-        drive(sch.schedule_flow(fig4.model, [0, 0], fig4.x, fig4.y, None, 0, 20, [Step(1)], 0.1, 5))
+        drive(schedule_flow(fig4.model, [0, 0], fig4.x, fig4.y, None, 0, 20, [Step(1)], 0.1, 5))
     with pytest.raises(ValueError, match="whole number"):
-        drive(sch.scan_step_time(fig4.model, [0, 0], fig4.x, fig4.y, None, 0, 1, [0, 0], 0.5, 2.005, 0.01))
+        drive(run_scan("step", fig4.model, [0, 0], fig4.x, fig4.y, None, 0, 1, [0, 0], 0.5, 2.005, 0.01))
     with pytest.raises(ValueError, match="s < T"):
-        sch.step_scan_schedules(2.0, 1.0, 0.01)
+        step_scan_schedules(2.0, 1.0, 0.01)
     # a too-large step diverges and is reported, not raised
-    f = drive(sch.schedule_flow(fig4.model, [[0, 0]], fig4.x, fig4.y, None, 0, 1, [Step(1)], 5.0, 200))
+    f = drive(schedule_flow(fig4.model, [[0, 0]], fig4.x, fig4.y, None, 0, 1, [Step(1)], 5.0, 200))
     assert f.diverged.all()

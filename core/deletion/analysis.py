@@ -1,6 +1,7 @@
-"""``influence-lab analyze``: train, delete one point, and report every estimate of the deleted model.
+"""One deletion, everything at once: fit, delete one point, every estimate of the deleted model, the ε-path and
+the error decomposition (what ``influence-lab analyze`` reports).
 
-The JSON document (README, "analyze output") has the keys ``data``, ``model``, ``training``, ``deleted``,
+Its record (:meth:`Analysis.to_json`; README, "analyze output") has the keys ``data``, ``model``, ``training``, ``deleted``,
 ``damping``, ``estimates``, ``decomposition``, ``decomposition_params``, ``self_influence``,
 ``predicted_loss_change``, ``actual_loss_change``, ``eps_path`` and, for linear models, ``leverage``,
 ``cooks_distance``, ``dfbetas`` and ``loo_exact``. Parameters follow the docs/science.md §1 layout.
@@ -9,7 +10,8 @@ Edge cases (docs/limits.md): ``hessian`` says whether H = ∇²L(θ̂) is positi
 and how the exact-Hessian IF was computed ("direct", or "pseudo-inverse" when H is singular or indefinite — the
 same message is in ``warnings`` and the text output); a fold of the continuation is in ``eps_path.messages``
 (``complete`` false) and printed as ``warning: ε-path: …``; deleting a point of weight 0, or from data with no
-point of positive weight, is refused (core.problem.deletion_error); a diverged training stops with exit status 3.
+point of positive weight, is refused (core.problem.deletion_error); a diverged training stops with
+core.problem.TrainingDiverged.
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ flow dθ/dt = −∇L_{w(ε(t))}(θ) ends at θ(T), and the criterion 𝓔(ε) =
   arrows, the flows of every schedule from every θ₀, and an animation along t (slider / Play, Space).
 
 Changing a schedule, s, T, θ₀ or the plane recomputes in a worker (job kind ``"schedules"``, debounced); every
-number comes from :mod:`core.dynamics.schedules` via :func:`gui.dynamics_tasks.schedules_task`.
+number comes from core.dynamics via :func:`gui.dynamics_tasks.schedules_task`.
 
 Wiring (the main window): ``register(window)`` adds the panel as the dock ``"schedules"``.
 """
@@ -49,7 +49,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.dynamics import schedules as sch
+from core.dynamics.figure4 import FIG4_J, FIG4_LR, FIG4_S, FIG4_T, default_figure4_schedules
+from core.dynamics.schedule import ExponentialDecay, LinearDecay, PiecewiseLinear, Schedule, Step, step_grid
 from core.limits import MAX_HESSIAN_PARAMS
 from gui import style
 from gui.dynamics_tasks import (
@@ -148,16 +149,16 @@ class ScheduleItem:
     value: object  # float, or (times, values) for "drawn"
     color: str
 
-    def schedule(self, s: float, T: float) -> sch.Schedule:
+    def schedule(self, s: float, T: float) -> Schedule:
         if self.kind == "step":
-            return sch.Step(float(self.value))
+            return Step(float(self.value))
         if self.kind == "linear":
-            return sch.LinearDecay(s, max(float(self.value), s))
+            return LinearDecay(s, max(float(self.value), s))
         if self.kind == "exp":
-            return sch.ExponentialDecay(s, float(self.value), T)
+            return ExponentialDecay(s, float(self.value), T)
         if self.kind == "drawn":
             times, values = self.value
-            return sch.PiecewiseLinear(tuple(times), tuple(values))
+            return PiecewiseLinear(tuple(times), tuple(values))
         raise ValueError(f"unknown schedule kind {self.kind!r}")
 
     def text(self) -> str:
@@ -170,14 +171,14 @@ class ScheduleItem:
         return f"drawn ({len(self.value[0])} knots)"
 
     @staticmethod
-    def from_schedule(sc: sch.Schedule, color: str) -> ScheduleItem:
-        if isinstance(sc, sch.Step):
+    def from_schedule(sc: Schedule, color: str) -> ScheduleItem:
+        if isinstance(sc, Step):
             return ScheduleItem("step", sc.tau, color)
-        if isinstance(sc, sch.LinearDecay):
+        if isinstance(sc, LinearDecay):
             return ScheduleItem("linear", sc.t1, color)
-        if isinstance(sc, sch.ExponentialDecay):
+        if isinstance(sc, ExponentialDecay):
             return ScheduleItem("exp", sc.rate, color)
-        if isinstance(sc, sch.PiecewiseLinear):
+        if isinstance(sc, PiecewiseLinear):
             return ScheduleItem("drawn", (tuple(sc.times), tuple(sc.values)), color)
         raise ValueError(f"the panel cannot edit {sc.label()}")
 
@@ -850,8 +851,8 @@ class SchedulesPanel(ComputesWhenInView, QWidget):
         try:
             self.mode_combo.setCurrentIndex(self.mode_combo.findData(mode))
             if mode == MODE_FIG4:
-                lr, s, T = sch.FIG4_LR, sch.FIG4_S, sch.FIG4_T
-                scheds = sch.default_figure4_schedules(s, T, lr)
+                lr, s, T = FIG4_LR, FIG4_S, FIG4_T
+                scheds = default_figure4_schedules(s, T, lr)
                 self.theta0_edit.setText("; ".join(f"{a:g},{b:g}" for a, b in FIG4_THETA0S))
             else:
                 st = self.state.settings
@@ -867,7 +868,7 @@ class SchedulesPanel(ComputesWhenInView, QWidget):
                 w.spin.setSingleStep(lr)
             self.s_spin.setValue(s)
             self.T_spin.setValue(T)
-            self.eta_label.setText(f"η = {lr:g} ({sch.step_grid(lr, T)[0]} steps)")
+            self.eta_label.setText(f"η = {lr:g} ({step_grid(lr, T)[0]} steps)")
             self.param_x.setEnabled(mode == MODE_MLP)
             self.param_y.setEnabled(mode == MODE_MLP)
             self.items = []
@@ -881,22 +882,20 @@ class SchedulesPanel(ComputesWhenInView, QWidget):
         self._update_j_label()
         self.request_update()
 
-    def schedules(self) -> list[sch.Schedule]:
+    def schedules(self) -> list[Schedule]:
         """The schedules being edited, as core objects (ValueError names a bad one)."""
         s, T = self.times()
         return [it.schedule(s, T) for it in self.items]
 
     def times(self) -> tuple[float, float]:
         """(s, T) snapped to the flow's step grid."""
-        return sch.step_grid(self._lr, self.s_spin.value())[1], sch.step_grid(self._lr, self.T_spin.value())[
-            1
-        ]
+        return step_grid(self._lr, self.s_spin.value())[1], step_grid(self._lr, self.T_spin.value())[1]
 
     def add_schedule(self, kind: str, value=None) -> int:
         s, T = self.times()
         if value is None:
             value = {
-                "step": sch.step_grid(self._lr, min(s + 0.25 * (T - s), T))[1],
+                "step": step_grid(self._lr, min(s + 0.25 * (T - s), T))[1],
                 "linear": s + 0.5 * (T - s),
                 "exp": 3.0 / max(T - s, 1e-12),
                 "drawn": None,
@@ -971,7 +970,7 @@ class SchedulesPanel(ComputesWhenInView, QWidget):
         """The request for the current choices; ValueError with a user-readable message if they are invalid."""
         s, T = self.times()
         lr = self._lr
-        steps = sch.step_grid(lr, T)[0]
+        steps = step_grid(lr, T)[0]
         if not 0 <= s < T:
             raise ValueError(f"need 0 ≤ s < T, got s = {s:g}, T = {T:g}")
         if steps > MAX_FLOW_STEPS:
@@ -993,7 +992,7 @@ class SchedulesPanel(ComputesWhenInView, QWidget):
             if not pts:
                 raise ValueError("give at least one θ₀ (e.g. '0,0; 3,3')")
             return SchedulesRequest(
-                MODE_FIG4, scheds, s, T, lr, sch.FIG4_J, theta0s=tuple(pts), field_aspect=self._plot_aspect()
+                MODE_FIG4, scheds, s, T, lr, FIG4_J, theta0s=tuple(pts), field_aspect=self._plot_aspect()
             )
         seeds = []
         for part in [p for p in text.replace(";", ",").replace(" ", ",").split(",") if p.strip()]:
@@ -1128,7 +1127,7 @@ class SchedulesPanel(ComputesWhenInView, QWidget):
 
     def _update_j_label(self) -> None:
         if self.mode == MODE_FIG4:
-            self.j_label.setText(f"deleted: the outlier z{_sub(sch.FIG4_J)} = (2, −1)")
+            self.j_label.setText(f"deleted: the outlier z{_sub(FIG4_J)} = (2, −1)")
         else:
             j = self.deleted_point()
             self.j_label.setText("no points" if j is None else f"deleted point j = {j}")
@@ -1151,7 +1150,7 @@ class SchedulesPanel(ComputesWhenInView, QWidget):
         if self._loading:
             return
         s, T = self.times()
-        self.eta_label.setText(f"η = {self._lr:g} ({sch.step_grid(self._lr, T)[0]} steps)")
+        self.eta_label.setText(f"η = {self._lr:g} ({step_grid(self._lr, T)[0]} steps)")
         self.draw_plot.set_horizon(s, T)
         self._refresh_table(select=self._selected_row())
         self.request_update()
