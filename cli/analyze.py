@@ -11,6 +11,7 @@ import sys
 
 from cli.errors import CliError, DivergedError
 from cli.options import (
+    add_delete_option,
     add_output_options,
     add_problem_options,
     check_float,
@@ -34,14 +35,7 @@ MAX_SOLVER_BUDGET = 1_000_000
 def add_arguments(p: argparse.ArgumentParser) -> None:
     add_problem_options(p)
     g = p.add_argument_group("deletion")
-    # SUPPRESS: a value given before the subcommand (influence-lab --delete 3 analyze) is kept
-    g.add_argument(
-        "--delete",
-        type=int,
-        metavar="J",
-        default=argparse.SUPPRESS,
-        help="the point to delete (0-based; required)",
-    )
+    add_delete_option(g, "the point to delete (0-based; required)")
     g.add_argument(
         "--damping", type=float, default=DEFAULT_DAMPING, help="λ of the GNH influence and the PBRF"
     )

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from cli.errors import CliError
-from cli.options import add_output_options, add_problem_options, check_output_paths
+from cli.options import add_delete_option, add_output_options, add_problem_options, check_output_paths
 from core.atomic import atomic_write_bytes
 from core.problem import deletion_error
 
@@ -35,14 +35,7 @@ MAX_DRAWS = 100_000
 def add_dynamics_options(p: argparse.ArgumentParser) -> None:
     add_problem_options(p)
     g = p.add_argument_group("deletion")
-    # SUPPRESS: a value given before the subcommand (influence-lab --delete 3 schedules) is kept
-    g.add_argument(
-        "--delete",
-        type=int,
-        metavar="J",
-        default=argparse.SUPPRESS,
-        help="the deleted point, 0-based (default 0; 19, the outlier, with --linear-phase)",
-    )
+    add_delete_option(g, "the deleted point, 0-based (default 0; 19, the outlier, with --linear-phase)")
     add_output_options(p)
     p.add_argument("--npz", metavar="OUT", default=None, help="write the trajectories as a NumPy .npz file")
 

@@ -361,3 +361,9 @@ def add_output_options(p: argparse.ArgumentParser) -> None:
 # --------------------------------------------------------------------------------------------------
 # subcommands
 # --------------------------------------------------------------------------------------------------
+
+
+def add_delete_option(group, help_text: str) -> None:
+    """``--delete J`` of the deleting subcommands. SUPPRESS keeps a value given before the subcommand's name
+    (``influence-lab --delete 3 analyze``)."""
+    group.add_argument("--delete", type=int, metavar="J", default=argparse.SUPPRESS, help=help_text)
